@@ -1,0 +1,308 @@
+/**
+ * RecordBatch v2 codec (Kafka's DefaultRecordBatch / DefaultRecord layout).
+ * Record, inside the batch's records section (compressed as a whole when the
+ * batch is compressed):
+ *   length varint | attributes int8 | timestampDelta varlong | offsetDelta varint |
+ *   keyLength varint (-1 = null) | key | valueLength varint (-1 = null) | value |
+ *   headerCount varint | [headerKeyLength varint | key utf8 | headerValueLength varint | value]
+ */
+import { assert, assertSafeInteger } from './assert.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BASE_OFFSET_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  BASE_TIMESTAMP_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  COMPRESSION_CODEC_MASK,
+  CONTROL_FLAG_MASK,
+  CRC_OFFSET,
+  CURRENT_MAGIC,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAX_TIMESTAMP_OFFSET,
+  NO_PARTITION_LEADER_EPOCH,
+  NO_PRODUCER_EPOCH,
+  NO_PRODUCER_ID,
+  NO_SEQUENCE,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
+  RECORD_BATCH_HEADER_BYTES,
+  RECORD_COUNT_OFFSET,
+  TIMESTAMP_TYPE_MASK,
+  TRANSACTIONAL_FLAG_MASK,
+  checkBatch,
+  computeBatchCrc,
+  type BatchHeader,
+} from './batch-header.js';
+import { CompressionType, compress, compressionName, decompress, type CompressionName } from './compression.js';
+import { FjordError } from './errors.js';
+import { readVarint, readVarlong, varintSize, writeVarint } from './varint.js';
+
+export interface RecordHeader {
+  key: string;
+  value: Uint8Array | null;
+}
+
+export interface RecordInput {
+  key?: Uint8Array | null;
+  value: Uint8Array | null;
+  headers?: readonly RecordHeader[];
+  /** Milliseconds since the epoch; defaults to the batch's defaultTimestamp. */
+  timestamp?: number;
+}
+
+export type TimestampType = 'CreateTime' | 'LogAppendTime';
+
+export interface RecordBatchInput {
+  records: readonly RecordInput[];
+  baseOffset?: number;
+  partitionLeaderEpoch?: number;
+  compression?: CompressionName;
+  timestampType?: TimestampType;
+  isTransactional?: boolean;
+  isControl?: boolean;
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  /** Timestamp for records that carry none (the codec reads no clock unless this is absent). */
+  defaultTimestamp?: number;
+}
+
+export interface DecodedRecord {
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: { key: string; value: Buffer | null }[];
+  attributes: number;
+  offsetDelta: number;
+  timestampDelta: number;
+}
+
+export interface DecodedBatch {
+  header: BatchHeader;
+  compression: CompressionName;
+  timestampType: TimestampType;
+  isTransactional: boolean;
+  isControl: boolean;
+  records: DecodedRecord[];
+}
+
+interface PreparedRecord {
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: { key: Buffer; value: Uint8Array | null }[];
+  timestampDelta: number;
+  bodyBytes: number;
+}
+
+/** Largest batch the codec will build or parse (bounds every allocation it makes). */
+export const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+
+function prepare(input: RecordBatchInput): { prepared: PreparedRecord[]; baseTimestamp: number; maxTimestamp: number; recordsBytes: number } {
+  const count = input.records.length;
+  if (count === 0) throw new FjordError('INVALID_RECORD', 'a record batch needs at least one record');
+  const fallback = input.defaultTimestamp ?? Date.now();
+  const first = input.records[0] as RecordInput;
+  const baseTimestamp = first.timestamp ?? fallback;
+  let maxTimestamp = -Infinity;
+  let recordsBytes = 0;
+  const prepared: PreparedRecord[] = new Array<PreparedRecord>(count);
+  for (let i = 0; i < count; i++) {
+    const r = input.records[i] as RecordInput;
+    const timestamp = r.timestamp ?? fallback;
+    if (!Number.isSafeInteger(timestamp)) throw new FjordError('INVALID_TIMESTAMP', `record ${i} timestamp ${timestamp} is not an integer`);
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    const key = r.key ?? null;
+    const value = r.value;
+    const headers = (r.headers ?? []).map((h) => ({ key: Buffer.from(h.key, 'utf8'), value: h.value }));
+    const timestampDelta = timestamp - baseTimestamp;
+    let body = 1 + varintSize(timestampDelta) + varintSize(i);
+    body += key === null ? varintSize(-1) : varintSize(key.length) + key.length;
+    body += value === null ? varintSize(-1) : varintSize(value.length) + value.length;
+    body += varintSize(headers.length);
+    for (const h of headers) {
+      body += varintSize(h.key.length) + h.key.length;
+      body += h.value === null ? varintSize(-1) : varintSize(h.value.length) + h.value.length;
+    }
+    recordsBytes += varintSize(body) + body;
+    prepared[i] = { key, value, headers, timestampDelta, bodyBytes: body };
+  }
+  if (recordsBytes > MAX_BATCH_BYTES) throw new FjordError('MESSAGE_TOO_LARGE', `records take ${recordsBytes} bytes`);
+  return { prepared, baseTimestamp, maxTimestamp, recordsBytes };
+}
+
+function writeBytes(buf: Buffer, pos: number, bytes: Uint8Array | null): number {
+  if (bytes === null) return writeVarint(buf, pos, -1);
+  pos = writeVarint(buf, pos, bytes.length);
+  buf.set(bytes, pos);
+  return pos + bytes.length;
+}
+
+function writeRecords(buf: Buffer, pos: number, prepared: readonly PreparedRecord[]): number {
+  for (let i = 0; i < prepared.length; i++) {
+    const r = prepared[i] as PreparedRecord;
+    pos = writeVarint(buf, pos, r.bodyBytes);
+    buf[pos++] = 0; // record attributes: unused in v2
+    pos = writeVarint(buf, pos, r.timestampDelta);
+    pos = writeVarint(buf, pos, i);
+    pos = writeBytes(buf, pos, r.key);
+    pos = writeBytes(buf, pos, r.value);
+    pos = writeVarint(buf, pos, r.headers.length);
+    for (const h of r.headers) {
+      pos = writeBytes(buf, pos, h.key);
+      pos = writeBytes(buf, pos, h.value);
+    }
+  }
+  return pos;
+}
+
+function attributesOf(input: RecordBatchInput): number {
+  let attributes = CompressionType[input.compression ?? 'none'];
+  if (input.timestampType === 'LogAppendTime') attributes |= TIMESTAMP_TYPE_MASK;
+  if (input.isTransactional === true) attributes |= TRANSACTIONAL_FLAG_MASK;
+  if (input.isControl === true) attributes |= CONTROL_FLAG_MASK;
+  return attributes;
+}
+
+function writeHeaderAndCrc(
+  buf: Buffer,
+  input: RecordBatchInput,
+  fields: { count: number; baseTimestamp: number; maxTimestamp: number; attributes: number },
+): Buffer {
+  const baseOffset = input.baseOffset ?? 0;
+  assertSafeInteger(baseOffset, 'baseOffset');
+  buf.writeBigInt64BE(BigInt(baseOffset), BASE_OFFSET_OFFSET);
+  buf.writeInt32BE(buf.length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
+  buf.writeInt32BE(input.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, PARTITION_LEADER_EPOCH_OFFSET);
+  buf.writeInt8(CURRENT_MAGIC, MAGIC_OFFSET);
+  buf.writeInt16BE(fields.attributes, ATTRIBUTES_OFFSET);
+  buf.writeInt32BE(fields.count - 1, LAST_OFFSET_DELTA_OFFSET);
+  buf.writeBigInt64BE(BigInt(fields.baseTimestamp), BASE_TIMESTAMP_OFFSET);
+  buf.writeBigInt64BE(BigInt(fields.maxTimestamp), MAX_TIMESTAMP_OFFSET);
+  buf.writeBigInt64BE(BigInt(input.producerId ?? NO_PRODUCER_ID), PRODUCER_ID_OFFSET);
+  buf.writeInt16BE(input.producerEpoch ?? NO_PRODUCER_EPOCH, PRODUCER_EPOCH_OFFSET);
+  buf.writeInt32BE(input.baseSequence ?? NO_SEQUENCE, BASE_SEQUENCE_OFFSET);
+  buf.writeInt32BE(fields.count, RECORD_COUNT_OFFSET);
+  buf.writeUInt32BE(computeBatchCrc(buf, 0, buf.length), CRC_OFFSET);
+  return buf;
+}
+
+/** Encodes an uncompressed batch synchronously (the producer's and tests' fast path). */
+export function encodeRecordBatchSync(input: RecordBatchInput): Buffer {
+  if ((input.compression ?? 'none') !== 'none') {
+    throw new FjordError('INVALID_REQUEST', 'encodeRecordBatchSync only builds uncompressed batches; use encodeRecordBatch');
+  }
+  const { prepared, baseTimestamp, maxTimestamp, recordsBytes } = prepare(input);
+  const buf = Buffer.allocUnsafe(RECORD_BATCH_HEADER_BYTES + recordsBytes);
+  const end = writeRecords(buf, RECORD_BATCH_HEADER_BYTES, prepared);
+  assert(end === buf.length, 'record size accounting is off');
+  return writeHeaderAndCrc(buf, input, { count: prepared.length, baseTimestamp, maxTimestamp, attributes: attributesOf(input) });
+}
+
+/** Encodes a batch, compressing the records section when asked. */
+export async function encodeRecordBatch(input: RecordBatchInput): Promise<Buffer> {
+  const name = input.compression ?? 'none';
+  if (name === 'none') return encodeRecordBatchSync(input);
+  const { prepared, baseTimestamp, maxTimestamp, recordsBytes } = prepare(input);
+  const raw = Buffer.allocUnsafe(recordsBytes);
+  const end = writeRecords(raw, 0, prepared);
+  assert(end === raw.length, 'record size accounting is off');
+  const packed = await compress(name, raw);
+  const buf = Buffer.allocUnsafe(RECORD_BATCH_HEADER_BYTES + packed.length);
+  packed.copy(buf, RECORD_BATCH_HEADER_BYTES);
+  return writeHeaderAndCrc(buf, input, { count: prepared.length, baseTimestamp, maxTimestamp, attributes: attributesOf(input) });
+}
+
+function readBytes(buf: Buffer, pos: number, end: number): { value: Buffer | null; pos: number } {
+  const len = readVarint(buf, pos, end);
+  if (len.value < -1) throw new FjordError('CORRUPT_MESSAGE', `negative length ${len.value}`);
+  if (len.value === -1) return { value: null, pos: len.pos };
+  if (len.pos + len.value > end) throw new FjordError('CORRUPT_MESSAGE', 'field runs past the end of its record');
+  return { value: buf.subarray(len.pos, len.pos + len.value), pos: len.pos + len.value };
+}
+
+function parseRecords(records: Buffer, header: BatchHeader, logAppendTime: boolean): DecodedRecord[] {
+  const out: DecodedRecord[] = [];
+  let pos = 0;
+  const end = records.length;
+  for (let i = 0; i < header.recordCount; i++) {
+    const len = readVarint(records, pos, end);
+    if (len.value < 1 || len.pos + len.value > end) throw new FjordError('CORRUPT_MESSAGE', `record ${i} length ${len.value} is invalid`);
+    const recordEnd = len.pos + len.value;
+    pos = len.pos;
+    const attributes = records[pos++] as number;
+    const tsDelta = readVarlong(records, pos, recordEnd);
+    const offDelta = readVarint(records, tsDelta.pos, recordEnd);
+    if (offDelta.value < 0 || offDelta.value > header.lastOffsetDelta) {
+      throw new FjordError('CORRUPT_MESSAGE', `record ${i} offsetDelta ${offDelta.value} is outside the batch`);
+    }
+    const key = readBytes(records, offDelta.pos, recordEnd);
+    const value = readBytes(records, key.pos, recordEnd);
+    const headerCount = readVarint(records, value.pos, recordEnd);
+    if (headerCount.value < 0) throw new FjordError('CORRUPT_MESSAGE', `record ${i} has a negative header count`);
+    pos = headerCount.pos;
+    const headers: { key: string; value: Buffer | null }[] = [];
+    for (let h = 0; h < headerCount.value; h++) {
+      const hk = readBytes(records, pos, recordEnd);
+      if (hk.value === null) throw new FjordError('CORRUPT_MESSAGE', `record ${i} header ${h} has a null key`);
+      const hv = readBytes(records, hk.pos, recordEnd);
+      headers.push({ key: hk.value.toString('utf8'), value: hv.value });
+      pos = hv.pos;
+    }
+    if (pos !== recordEnd) throw new FjordError('CORRUPT_MESSAGE', `record ${i} has ${recordEnd - pos} trailing bytes`);
+    const timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp + tsDelta.value;
+    out.push({
+      offset: header.baseOffset + offDelta.value,
+      timestamp,
+      key: key.value,
+      value: value.value,
+      headers,
+      attributes,
+      offsetDelta: offDelta.value,
+      timestampDelta: tsDelta.value,
+    });
+  }
+  if (pos !== end) throw new FjordError('CORRUPT_MESSAGE', `${end - pos} bytes follow the last record`);
+  return out;
+}
+
+/**
+ * Decodes one whole batch (validating it first: length, magic, CRC, counts).
+ * Record keys and values are views into `buf` (or the decompressed copy).
+ */
+export async function decodeRecordBatch(buf: Buffer, options: { maxBatchBytes?: number } = {}): Promise<DecodedBatch> {
+  const { header, sizeBytes } = checkBatch(buf, 0, buf.length, {
+    maxBatchBytes: options.maxBatchBytes ?? MAX_BATCH_BYTES,
+    requireDenseOffsets: false,
+  });
+  if (sizeBytes !== buf.length) throw new FjordError('CORRUPT_MESSAGE', `${buf.length - sizeBytes} bytes follow the batch`);
+  const compression = compressionName(header.attributes & COMPRESSION_CODEC_MASK);
+  const records = await decompress(compression, buf.subarray(RECORD_BATCH_HEADER_BYTES, sizeBytes));
+  const logAppendTime = (header.attributes & TIMESTAMP_TYPE_MASK) !== 0;
+  return {
+    header,
+    compression,
+    timestampType: logAppendTime ? 'LogAppendTime' : 'CreateTime',
+    isTransactional: (header.attributes & TRANSACTIONAL_FLAG_MASK) !== 0,
+    isControl: (header.attributes & CONTROL_FLAG_MASK) !== 0,
+    records: parseRecords(records, header, logAppendTime),
+  };
+}
+
+/** Splits a buffer of back-to-back batches (as a fetch returns) and decodes each. */
+export async function decodeRecordBatches(buf: Buffer, options: { maxBatchBytes?: number } = {}): Promise<DecodedBatch[]> {
+  const out: DecodedBatch[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const { sizeBytes } = checkBatch(buf, pos, buf.length, {
+      maxBatchBytes: options.maxBatchBytes ?? MAX_BATCH_BYTES,
+      requireDenseOffsets: false,
+    });
+    out.push(await decodeRecordBatch(buf.subarray(pos, pos + sizeBytes), options));
+    pos += sizeBytes;
+  }
+  return out;
+}
