@@ -1,0 +1,2 @@
+export * from './producer/accumulator.js';
+export * from './retry.js';
