@@ -15,7 +15,7 @@
  * LOG_OVERHEAD + batchLength bytes. The CRC covers attributes..end, which lets a
  * leader stamp baseOffset and partitionLeaderEpoch without recomputing it.
  */
-import { assertSafeInteger } from './assert.js';
+import { assert, assertSafeInteger } from './assert.js';
 import { crc32c } from './crc32c.js';
 import { FjordError } from './errors.js';
 
@@ -81,6 +81,7 @@ function readInt64(dv: DataView, pos: number, what: string): number {
 
 /** Total bytes of the batch starting at `pos` (LOG_OVERHEAD + batchLength), read from its length field. */
 export function batchSizeAt(buf: Uint8Array, pos: number): number {
+  assert(pos >= 0 && pos + LOG_OVERHEAD <= buf.length, () => `batchSizeAt(${pos}) needs ${LOG_OVERHEAD} bytes of ${buf.length}`);
   return LOG_OVERHEAD + view(buf).getInt32(pos + BATCH_LENGTH_OFFSET);
 }
 
@@ -137,8 +138,13 @@ export interface BatchCheckOptions {
  * Checks the batch that starts at `pos` and ends before `end`: the length field is
  * sane and fits, magic is 2, the CRC matches, counts are consistent, baseOffset
  * plus lastOffsetDelta is a safe integer. Returns its header and size, or throws
- * CORRUPT_MESSAGE / MESSAGE_TOO_LARGE / UNSUPPORTED_FOR_MESSAGE_FORMAT. Reads
- * only; never modifies the bytes.
+ * CORRUPT_MESSAGE (a wrong magic byte included: to recovery it is a torn or
+ * foreign write) or MESSAGE_TOO_LARGE. Reads only; never modifies the bytes.
+ *
+ * The length field is checked against maxBatchBytes *before* checking that the
+ * batch is all present, so a reader holding only a window of a file gets
+ * "truncated" (CORRUPT_MESSAGE with details.sizeBytes) only for a size it may
+ * sensibly read, and MESSAGE_TOO_LARGE for an absurd length.
  */
 export function checkBatch(
   buf: Uint8Array,
@@ -146,6 +152,9 @@ export function checkBatch(
   end: number,
   options: BatchCheckOptions,
 ): { header: BatchHeader; sizeBytes: number } {
+  assert(Number.isSafeInteger(pos) && Number.isSafeInteger(end) && pos >= 0 && pos <= end && end <= buf.length, () => {
+    return `checkBatch window [${pos}, ${end}) is outside the buffer of ${buf.length} bytes`;
+  });
   const available = end - pos;
   if (available < LOG_OVERHEAD) {
     throw new FjordError('CORRUPT_MESSAGE', `truncated batch: ${available} bytes left, the length field needs ${LOG_OVERHEAD}`, { pos });

@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { compressFrame, decompressFrame } from 'lz4-napi';
 import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
+import { assert } from './assert.js';
+import { lz4DecompressedBound, zstdDecompressedBound } from './decompressed-bound.js';
 import { FjordError } from './errors.js';
 
 export const CompressionType = {
@@ -58,14 +60,32 @@ export async function compress(name: CompressionName, data: Buffer): Promise<Buf
   }
 }
 
-export async function decompress(name: CompressionName, data: Buffer): Promise<Buffer> {
+/**
+ * Decompresses a records section. Bytes from the network may be a bomb, so the
+ * output is bounded by `maxDecompressedBytes` *before* a native decoder runs
+ * (gzip: zlib's maxOutputLength; lz4 and zstd: a bound from their block headers,
+ * decompressed-bound.ts). Any failure is a FjordError: CORRUPT_MESSAGE for bad
+ * or oversized payloads, UNSUPPORTED_COMPRESSION_TYPE for snappy.
+ */
+export async function decompress(name: CompressionName, data: Buffer, maxDecompressedBytes = MAX_DECOMPRESSED_BYTES): Promise<Buffer> {
+  assert(Number.isSafeInteger(maxDecompressedBytes) && maxDecompressedBytes > 0, 'maxDecompressedBytes must be a positive integer');
+  if (name === 'none') return data;
+  if (name === 'snappy') throw new FjordError('UNSUPPORTED_COMPRESSION_TYPE', 'snappy is not supported; use lz4 or zstd');
+  if (name === 'lz4' || name === 'zstd') {
+    const bound = name === 'lz4' ? lz4DecompressedBound(data) : zstdDecompressedBound(data);
+    if (bound > maxDecompressedBytes) {
+      throw new FjordError('CORRUPT_MESSAGE', `${name} payload may expand to ${bound} bytes, beyond the limit of ${maxDecompressedBytes}`, {
+        compression: name,
+        boundBytes: bound,
+        maxDecompressedBytes,
+      });
+    }
+  }
   let out: Buffer;
   try {
     switch (name) {
-      case 'none':
-        return data;
       case 'gzip':
-        out = await gunzipAsync(data, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
+        out = await gunzipAsync(data, { maxOutputLength: maxDecompressedBytes });
         break;
       case 'lz4':
         out = await decompressFrame(data);
@@ -73,15 +93,12 @@ export async function decompress(name: CompressionName, data: Buffer): Promise<B
       case 'zstd':
         out = await zstdDecompress(data);
         break;
-      case 'snappy':
-        throw new FjordError('UNSUPPORTED_COMPRESSION_TYPE', 'snappy is not supported; use lz4 or zstd');
     }
   } catch (err) {
-    if (err instanceof FjordError) throw err;
     throw new FjordError('CORRUPT_MESSAGE', `${name} payload does not decompress`, { compression: name }, { cause: err });
   }
-  if (out.length > MAX_DECOMPRESSED_BYTES) {
-    throw new FjordError('CORRUPT_MESSAGE', `${name} payload expands beyond ${MAX_DECOMPRESSED_BYTES} bytes`);
+  if (out.length > maxDecompressedBytes) {
+    throw new FjordError('CORRUPT_MESSAGE', `${name} payload expands beyond ${maxDecompressedBytes} bytes`, { compression: name });
   }
   return out;
 }

@@ -6,7 +6,7 @@
  *   keyLength varint (-1 = null) | key | valueLength varint (-1 = null) | value |
  *   headerCount varint | [headerKeyLength varint | key utf8 | headerValueLength varint | value]
  */
-import { assert, assertSafeInteger } from './assert.js';
+import { assert } from './assert.js';
 import {
   ATTRIBUTES_OFFSET,
   BASE_OFFSET_OFFSET,
@@ -101,12 +101,46 @@ interface PreparedRecord {
 /** Largest batch the codec will build or parse (bounds every allocation it makes). */
 export const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
+const INT16_MIN = -0x8000;
+const INT16_MAX = 0x7fff;
+const INT32_MIN = -0x8000_0000;
+const INT32_MAX = 0x7fff_ffff;
+
+function checkField(value: number, min: number, max: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new FjordError('INVALID_REQUEST', `${what} ${value} is not an integer in [${min}, ${max}]`, { field: what, value });
+  }
+  return value;
+}
+
+/** Header fields of a batch to build, validated (a bad one is INVALID_REQUEST, never a RangeError). */
+interface HeaderFields {
+  baseOffset: number;
+  partitionLeaderEpoch: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+}
+
+function headerFields(input: RecordBatchInput): HeaderFields {
+  return {
+    baseOffset: checkField(input.baseOffset ?? 0, 0, Number.MAX_SAFE_INTEGER, 'baseOffset'),
+    partitionLeaderEpoch: checkField(input.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, INT32_MIN, INT32_MAX, 'partitionLeaderEpoch'),
+    producerId: checkField(input.producerId ?? NO_PRODUCER_ID, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'producerId'),
+    producerEpoch: checkField(input.producerEpoch ?? NO_PRODUCER_EPOCH, INT16_MIN, INT16_MAX, 'producerEpoch'),
+    baseSequence: checkField(input.baseSequence ?? NO_SEQUENCE, INT32_MIN, INT32_MAX, 'baseSequence'),
+  };
+}
+
 function prepare(input: RecordBatchInput): { prepared: PreparedRecord[]; baseTimestamp: number; maxTimestamp: number; recordsBytes: number } {
   const count = input.records.length;
   if (count === 0) throw new FjordError('INVALID_RECORD', 'a record batch needs at least one record');
+  // Bounded by MAX_BATCH_BYTES below as well: every record takes at least 7 bytes.
+  if (count > MAX_BATCH_BYTES / 7) throw new FjordError('MESSAGE_TOO_LARGE', `${count} records do not fit in one batch`);
   const fallback = input.defaultTimestamp ?? Date.now();
   const first = input.records[0] as RecordInput;
   const baseTimestamp = first.timestamp ?? fallback;
+  if (!Number.isSafeInteger(baseTimestamp)) throw new FjordError('INVALID_TIMESTAMP', `record 0 timestamp ${baseTimestamp} is not an integer`);
   let maxTimestamp = -Infinity;
   let recordsBytes = 0;
   const prepared: PreparedRecord[] = new Array<PreparedRecord>(count);
@@ -114,11 +148,14 @@ function prepare(input: RecordBatchInput): { prepared: PreparedRecord[]; baseTim
     const r = input.records[i] as RecordInput;
     const timestamp = r.timestamp ?? fallback;
     if (!Number.isSafeInteger(timestamp)) throw new FjordError('INVALID_TIMESTAMP', `record ${i} timestamp ${timestamp} is not an integer`);
+    const timestampDelta = timestamp - baseTimestamp;
+    if (!Number.isSafeInteger(timestampDelta)) {
+      throw new FjordError('INVALID_TIMESTAMP', `record ${i} timestamp ${timestamp} is too far from the first record's ${baseTimestamp}`);
+    }
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
     const key = r.key ?? null;
     const value = r.value;
     const headers = (r.headers ?? []).map((h) => ({ key: Buffer.from(h.key, 'utf8'), value: h.value }));
-    const timestampDelta = timestamp - baseTimestamp;
     let body = 1 + varintSize(timestampDelta) + varintSize(i);
     body += key === null ? varintSize(-1) : varintSize(key.length) + key.length;
     body += value === null ? varintSize(-1) : varintSize(value.length) + value.length;
@@ -128,9 +165,9 @@ function prepare(input: RecordBatchInput): { prepared: PreparedRecord[]; baseTim
       body += h.value === null ? varintSize(-1) : varintSize(h.value.length) + h.value.length;
     }
     recordsBytes += varintSize(body) + body;
+    if (recordsBytes > MAX_BATCH_BYTES) throw new FjordError('MESSAGE_TOO_LARGE', `records take more than ${MAX_BATCH_BYTES} bytes`);
     prepared[i] = { key, value, headers, timestampDelta, bodyBytes: body };
   }
-  if (recordsBytes > MAX_BATCH_BYTES) throw new FjordError('MESSAGE_TOO_LARGE', `records take ${recordsBytes} bytes`);
   return { prepared, baseTimestamp, maxTimestamp, recordsBytes };
 }
 
@@ -169,22 +206,20 @@ function attributesOf(input: RecordBatchInput): number {
 
 function writeHeaderAndCrc(
   buf: Buffer,
-  input: RecordBatchInput,
+  header: HeaderFields,
   fields: { count: number; baseTimestamp: number; maxTimestamp: number; attributes: number },
 ): Buffer {
-  const baseOffset = input.baseOffset ?? 0;
-  assertSafeInteger(baseOffset, 'baseOffset');
-  buf.writeBigInt64BE(BigInt(baseOffset), BASE_OFFSET_OFFSET);
+  buf.writeBigInt64BE(BigInt(header.baseOffset), BASE_OFFSET_OFFSET);
   buf.writeInt32BE(buf.length - LOG_OVERHEAD, BATCH_LENGTH_OFFSET);
-  buf.writeInt32BE(input.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH, PARTITION_LEADER_EPOCH_OFFSET);
+  buf.writeInt32BE(header.partitionLeaderEpoch, PARTITION_LEADER_EPOCH_OFFSET);
   buf.writeInt8(CURRENT_MAGIC, MAGIC_OFFSET);
   buf.writeInt16BE(fields.attributes, ATTRIBUTES_OFFSET);
   buf.writeInt32BE(fields.count - 1, LAST_OFFSET_DELTA_OFFSET);
   buf.writeBigInt64BE(BigInt(fields.baseTimestamp), BASE_TIMESTAMP_OFFSET);
   buf.writeBigInt64BE(BigInt(fields.maxTimestamp), MAX_TIMESTAMP_OFFSET);
-  buf.writeBigInt64BE(BigInt(input.producerId ?? NO_PRODUCER_ID), PRODUCER_ID_OFFSET);
-  buf.writeInt16BE(input.producerEpoch ?? NO_PRODUCER_EPOCH, PRODUCER_EPOCH_OFFSET);
-  buf.writeInt32BE(input.baseSequence ?? NO_SEQUENCE, BASE_SEQUENCE_OFFSET);
+  buf.writeBigInt64BE(BigInt(header.producerId), PRODUCER_ID_OFFSET);
+  buf.writeInt16BE(header.producerEpoch, PRODUCER_EPOCH_OFFSET);
+  buf.writeInt32BE(header.baseSequence, BASE_SEQUENCE_OFFSET);
   buf.writeInt32BE(fields.count, RECORD_COUNT_OFFSET);
   buf.writeUInt32BE(computeBatchCrc(buf, 0, buf.length), CRC_OFFSET);
   return buf;
@@ -195,17 +230,19 @@ export function encodeRecordBatchSync(input: RecordBatchInput): Buffer {
   if ((input.compression ?? 'none') !== 'none') {
     throw new FjordError('INVALID_REQUEST', 'encodeRecordBatchSync only builds uncompressed batches; use encodeRecordBatch');
   }
+  const header = headerFields(input);
   const { prepared, baseTimestamp, maxTimestamp, recordsBytes } = prepare(input);
   const buf = Buffer.allocUnsafe(RECORD_BATCH_HEADER_BYTES + recordsBytes);
   const end = writeRecords(buf, RECORD_BATCH_HEADER_BYTES, prepared);
   assert(end === buf.length, 'record size accounting is off');
-  return writeHeaderAndCrc(buf, input, { count: prepared.length, baseTimestamp, maxTimestamp, attributes: attributesOf(input) });
+  return writeHeaderAndCrc(buf, header, { count: prepared.length, baseTimestamp, maxTimestamp, attributes: attributesOf(input) });
 }
 
 /** Encodes a batch, compressing the records section when asked. */
 export async function encodeRecordBatch(input: RecordBatchInput): Promise<Buffer> {
   const name = input.compression ?? 'none';
   if (name === 'none') return encodeRecordBatchSync(input);
+  const header = headerFields(input);
   const { prepared, baseTimestamp, maxTimestamp, recordsBytes } = prepare(input);
   const raw = Buffer.allocUnsafe(recordsBytes);
   const end = writeRecords(raw, 0, prepared);
@@ -213,7 +250,7 @@ export async function encodeRecordBatch(input: RecordBatchInput): Promise<Buffer
   const packed = await compress(name, raw);
   const buf = Buffer.allocUnsafe(RECORD_BATCH_HEADER_BYTES + packed.length);
   packed.copy(buf, RECORD_BATCH_HEADER_BYTES);
-  return writeHeaderAndCrc(buf, input, { count: prepared.length, baseTimestamp, maxTimestamp, attributes: attributesOf(input) });
+  return writeHeaderAndCrc(buf, header, { count: prepared.length, baseTimestamp, maxTimestamp, attributes: attributesOf(input) });
 }
 
 function readBytes(buf: Buffer, pos: number, end: number): { value: Buffer | null; pos: number } {
@@ -254,6 +291,7 @@ function parseRecords(records: Buffer, header: BatchHeader, logAppendTime: boole
     }
     if (pos !== recordEnd) throw new FjordError('CORRUPT_MESSAGE', `record ${i} has ${recordEnd - pos} trailing bytes`);
     const timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp + tsDelta.value;
+    if (!Number.isSafeInteger(timestamp)) throw new FjordError('CORRUPT_MESSAGE', `record ${i} timestamp delta ${tsDelta.value} overflows`);
     out.push({
       offset: header.baseOffset + offDelta.value,
       timestamp,
@@ -269,18 +307,27 @@ function parseRecords(records: Buffer, header: BatchHeader, logAppendTime: boole
   return out;
 }
 
+export interface DecodeOptions {
+  /** Largest accepted batch in bytes, LOG_OVERHEAD included (default MAX_BATCH_BYTES). */
+  maxBatchBytes?: number;
+  /** Largest accepted decompressed records section (default MAX_DECOMPRESSED_BYTES): bounds zip bombs. */
+  maxDecompressedBytes?: number;
+}
+
 /**
  * Decodes one whole batch (validating it first: length, magic, CRC, counts).
  * Record keys and values are views into `buf` (or the decompressed copy).
+ * Malformed input of any kind is a FjordError (CORRUPT_MESSAGE,
+ * MESSAGE_TOO_LARGE or UNSUPPORTED_COMPRESSION_TYPE), never another exception.
  */
-export async function decodeRecordBatch(buf: Buffer, options: { maxBatchBytes?: number } = {}): Promise<DecodedBatch> {
+export async function decodeRecordBatch(buf: Buffer, options: DecodeOptions = {}): Promise<DecodedBatch> {
   const { header, sizeBytes } = checkBatch(buf, 0, buf.length, {
     maxBatchBytes: options.maxBatchBytes ?? MAX_BATCH_BYTES,
     requireDenseOffsets: false,
   });
   if (sizeBytes !== buf.length) throw new FjordError('CORRUPT_MESSAGE', `${buf.length - sizeBytes} bytes follow the batch`);
   const compression = compressionName(header.attributes & COMPRESSION_CODEC_MASK);
-  const records = await decompress(compression, buf.subarray(RECORD_BATCH_HEADER_BYTES, sizeBytes));
+  const records = await decompress(compression, buf.subarray(RECORD_BATCH_HEADER_BYTES, sizeBytes), options.maxDecompressedBytes);
   const logAppendTime = (header.attributes & TIMESTAMP_TYPE_MASK) !== 0;
   return {
     header,
@@ -293,7 +340,7 @@ export async function decodeRecordBatch(buf: Buffer, options: { maxBatchBytes?: 
 }
 
 /** Splits a buffer of back-to-back batches (as a fetch returns) and decodes each. */
-export async function decodeRecordBatches(buf: Buffer, options: { maxBatchBytes?: number } = {}): Promise<DecodedBatch[]> {
+export async function decodeRecordBatches(buf: Buffer, options: DecodeOptions = {}): Promise<DecodedBatch[]> {
   const out: DecodedBatch[] = [];
   let pos = 0;
   while (pos < buf.length) {

@@ -1,17 +1,36 @@
 /**
- * Zig-zag varints as Kafka's record format uses them (protobuf encoding).
- * varint = 32-bit signed, varlong = 64-bit signed restricted to safe integers
- * (STYLE.md H.4: offsets and timestamps are numbers, never bigint).
+ * Zig-zag varints as Kafka's record format uses them (protobuf encoding;
+ * Kafka's ByteUtils.writeVarint / writeVarlong). varint = 32-bit signed,
+ * varlong = 64-bit signed restricted to safe integers (STYLE.md H.4: offsets
+ * and timestamps are numbers, never bigint).
+ *
+ * Numbers are exact below 2^53, and a zig-zag value is twice the magnitude, so
+ * |n| < 2^52 takes a plain-number fast path; the rest of the safe range (only
+ * reachable by varlongs) goes through BigInt.
  */
+import { assert } from './assert.js';
 import { FjordError } from './errors.js';
 
+/** |n| below this: the zig-zag value (< 2^53) is exact as a number. */
+const FAST_LIMIT = 2 ** 52;
+const INT32_MIN = -0x8000_0000;
+const INT32_MAX = 0x7fff_ffff;
+/** Bytes of a varint (int32) and of a varlong (int64), as Kafka bounds them. */
+export const MAX_VARINT_BYTES = 5;
+export const MAX_VARLONG_BYTES = 10;
+
+/** Zig-zag encoding of a safe integer; exact for |n| < 2^52 (beyond that, use writeVarint). */
 export function zigzagEncode(n: number): number {
-  // For safe integers: 2n for n >= 0, -2n - 1 for n < 0 (no 32-bit overflow).
+  // 2n for n >= 0, -2n - 1 for n < 0 (no 32-bit overflow).
   return n >= 0 ? n * 2 : -n * 2 - 1;
 }
 
 export function zigzagDecode(z: number): number {
   return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
+
+function zigzagEncodeBig(n: number): bigint {
+  return BigInt.asUintN(64, (BigInt(n) << 1n) ^ (BigInt(n) >> 63n));
 }
 
 /** Bytes needed for the unsigned varint of a non-negative safe integer. */
@@ -24,18 +43,36 @@ export function unsignedVarintSize(u: number): number {
   return size;
 }
 
+/** Bytes of the zig-zag varint of a safe integer n (what writeVarint writes). */
 export function varintSize(n: number): number {
-  return unsignedVarintSize(zigzagEncode(n));
+  if (n > -FAST_LIMIT && n < FAST_LIMIT) return unsignedVarintSize(zigzagEncode(n));
+  let z = zigzagEncodeBig(n);
+  let size = 1;
+  while (z >= 0x80n) {
+    z >>= 7n;
+    size++;
+  }
+  return size;
 }
 
-/** Writes the zig-zag varint of n at pos; returns the new position. */
+/** Writes the zig-zag varint of n at pos; returns the new position. The caller sizes buf with varintSize. */
 export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
-  let u = zigzagEncode(n);
-  while (u >= 0x80) {
-    buf[pos++] = (u % 128) | 0x80;
-    u = Math.floor(u / 128);
+  if (n > -FAST_LIMIT && n < FAST_LIMIT) {
+    let u = zigzagEncode(n);
+    while (u >= 0x80) {
+      buf[pos++] = (u % 128) | 0x80;
+      u = Math.floor(u / 128);
+    }
+    buf[pos++] = u;
+    return pos;
   }
-  buf[pos++] = u;
+  assert(Number.isSafeInteger(n), () => `varint value ${n} is not a safe integer`);
+  let z = zigzagEncodeBig(n);
+  while (z >= 0x80n) {
+    buf[pos++] = Number(z & 0x7fn) | 0x80;
+    z >>= 7n;
+  }
+  buf[pos++] = Number(z);
   return pos;
 }
 
@@ -46,29 +83,50 @@ export interface VarintRead {
 
 /**
  * Reads a zig-zag varint at pos. `maxBytes` is 5 for a varint (int32) and 10 for a
- * varlong; values outside the safe-integer range or running past `end` are
- * CORRUPT_MESSAGE: the bytes came from the network or disk and may lie.
+ * varlong. The bytes came from the network or disk and may lie, so each of these
+ * is CORRUPT_MESSAGE: running past `end`, more than maxBytes bytes, a varint
+ * outside int32, a varlong outside the safe-integer range. Like Kafka's
+ * ByteUtils.readVarint, a zero-padded (non-minimal) encoding within maxBytes is
+ * accepted.
  */
-export function readVarint(buf: Uint8Array, pos: number, end: number, maxBytes = 5): VarintRead {
+export function readVarint(buf: Uint8Array, pos: number, end: number, maxBytes = MAX_VARINT_BYTES): VarintRead {
   let u = 0;
   let scale = 1;
-  for (let i = 0; i < maxBytes; i++) {
-    if (pos >= end) throw new FjordError('CORRUPT_MESSAGE', 'varint runs past the end of the batch');
+  // 7 bytes carry 49 bits: exact as a number. Longer varlongs finish in readVarlongTail.
+  const fastBytes = maxBytes < 7 ? maxBytes : 7;
+  for (let i = 0; i < fastBytes; i++) {
+    if (pos >= end) throw new FjordError('CORRUPT_MESSAGE', 'varint runs past the end of its field');
     const b = buf[pos++] as number;
     u += (b & 0x7f) * scale;
     if ((b & 0x80) === 0) {
-      if (!Number.isSafeInteger(u)) throw new FjordError('CORRUPT_MESSAGE', 'varint is out of the safe integer range');
       const value = zigzagDecode(u);
-      if (maxBytes <= 5 && (value < -0x8000_0000 || value > 0x7fff_ffff)) {
+      if (maxBytes <= MAX_VARINT_BYTES && (value < INT32_MIN || value > INT32_MAX)) {
         throw new FjordError('CORRUPT_MESSAGE', 'varint does not fit in 32 bits');
       }
       return { value, pos };
     }
     scale *= 128;
   }
-  throw new FjordError('CORRUPT_MESSAGE', `varint longer than ${maxBytes} bytes`);
+  if (maxBytes <= fastBytes) throw new FjordError('CORRUPT_MESSAGE', `varint longer than ${maxBytes} bytes`);
+  return readVarlongTail(buf, pos, end, BigInt(u), fastBytes, maxBytes);
+}
+
+function readVarlongTail(buf: Uint8Array, pos: number, end: number, acc: bigint, done: number, maxBytes: number): VarintRead {
+  for (let i = done; i < maxBytes; i++) {
+    if (pos >= end) throw new FjordError('CORRUPT_MESSAGE', 'varlong runs past the end of its field');
+    const b = buf[pos++] as number;
+    acc += BigInt(b & 0x7f) << BigInt(7 * i);
+    if ((b & 0x80) === 0) {
+      const value = (acc >> 1n) ^ -(acc & 1n);
+      if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
+        throw new FjordError('CORRUPT_MESSAGE', 'varlong is outside the safe integer range');
+      }
+      return { value: Number(value), pos };
+    }
+  }
+  throw new FjordError('CORRUPT_MESSAGE', `varlong longer than ${maxBytes} bytes`);
 }
 
 export function readVarlong(buf: Uint8Array, pos: number, end: number): VarintRead {
-  return readVarint(buf, pos, end, 10);
+  return readVarint(buf, pos, end, MAX_VARLONG_BYTES);
 }
