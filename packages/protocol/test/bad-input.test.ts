@@ -29,6 +29,7 @@ import {
   encodeRecordBatch,
   encodeRecordBatchSync,
   lz4DecompressedBound,
+  readBatchHeader,
   zstdDecompressedBound,
   type CompressionName,
   type DecodedBatch,
@@ -281,6 +282,28 @@ describe(`bad input (seed ${SEED})`, () => {
       mutated.writeBigInt64BE(2n ** 62n, offset);
       recrc(mutated);
       expect(await codeOf(name, () => decodeRecordBatch(mutated)), name).toBe('CORRUPT_MESSAGE');
+    }
+  });
+
+  it('int64 fields: the whole safe-integer range reads exactly, one past it is CORRUPT_MESSAGE', async () => {
+    const bytes = encodeRecordBatchSync({ records: [{ value: Buffer.from('v'), timestamp: 5 }] });
+    const PRODUCER_ID = 43;
+    for (const [value, ok] of [
+      [BigInt(Number.MAX_SAFE_INTEGER), true],
+      [BigInt(Number.MIN_SAFE_INTEGER), true],
+      [-1n, true],
+      [2n ** 32n - 1n, true],
+      [-(2n ** 32n), true],
+      [BigInt(Number.MAX_SAFE_INTEGER) + 1n, false],
+      [BigInt(Number.MIN_SAFE_INTEGER) - 1n, false],
+      [2n ** 63n - 1n, false],
+      [-(2n ** 63n), false],
+    ] as const) {
+      const mutated = Buffer.from(bytes);
+      mutated.writeBigInt64BE(value, PRODUCER_ID);
+      const o = await outcome(String(value), () => readBatchHeader(mutated));
+      if (ok) expect(o.ok && (o.value as { producerId: number }).producerId, String(value)).toBe(Number(value));
+      else expect(o.ok ? 'ok' : o.code, String(value)).toBe('CORRUPT_MESSAGE');
     }
   });
 
