@@ -1,1 +1,15 @@
-export {};
+// @fjord/coordinator: what the package offers (STYLE.md H.7: exports only
+// through this file). The Raft shell, LevelDB log store, gRPC transport and
+// the coordinator service come next (see README.md).
+export * from './result.js';
+export * from './metadata-command.js';
+export * from './command-codec.js';
+export * from './metadata-state.js';
+export * from './metadata-snapshot.js';
+export * from './proto.js';
+export * from './controller/placement.js';
+export * from './controller/topic-id.js';
+export * from './controller/sessions.js';
+export * from './controller/decide.js';
+export * from './controller/topic-admin.js';
+export * from './controller/elections.js';

@@ -1,0 +1,119 @@
+/**
+ * The controller's decision function (STYLE.md B "The controller is pure
+ * too"): from the committed metadata, the broker sessions (soft state) and
+ * the time, the commands the Raft leader should propose. Nothing changes
+ * until a proposed command commits and is applied, so the same decisions
+ * replay exactly under the simulator.
+ *
+ * What it decides, in this order (Kafka's ReplicationControlManager and
+ * BrokerHeartbeatManager):
+ * 1. Broker fencing: an unfenced broker whose session expired (or that asked
+ *    to be fenced) is fenced; a fenced broker with a live session that no
+ *    longer asks to be fenced is unfenced.
+ * 2. For every partition whose leader is fenced, or that is offline: a new
+ *    leader from the ISR minus fenced brokers, first in replica order (the
+ *    preferred order). The leader epoch is bumped by apply. With no eligible
+ *    ISR member the partition goes offline (leader -1, the last ISR kept so
+ *    one of its members can lead again cleanly), unless the topic set
+ *    unclean.leader.election.enable: then the first live replica leads alone.
+ * 3. For a partition with a live leader: fenced followers leave the ISR
+ *    (ShrinkIsr); with preferredLeaderElection, leadership moves back to the
+ *    first replica when it is live and in sync.
+ *
+ * Each partition command carries the partition epoch it was decided on, so a
+ * decision that raced with another change (or was proposed twice) is
+ * rejected by apply and changes nothing. Commands come out broker commands
+ * first, then partitions by topic name and index, at most maxCommands (the
+ * rest come next time: decide is called again after they apply).
+ */
+import { NO_LEADER, type ElectLeader, type MetadataCommand, type ShrinkIsr } from '../metadata-command.js';
+import { allowsUncleanElection, type MetadataState, type PartitionState, type TopicState } from '../metadata-state.js';
+import { isSessionAlive, type BrokerSessions } from './sessions.js';
+
+export const DEFAULT_MAX_COMMANDS_PER_DECISION = 10_000;
+
+export interface DecideInput {
+  readonly metadata: MetadataState;
+  readonly brokerSessions: BrokerSessions;
+  readonly nowMs: number;
+  readonly sessionTimeoutMs: number;
+  /** Move leadership back to preferred replicas (Kafka's auto.leader.rebalance.enable). */
+  readonly preferredLeaderElection?: boolean;
+  readonly maxCommands?: number;
+}
+
+export function decide(input: DecideInput): MetadataCommand[] {
+  const { metadata, brokerSessions, nowMs, sessionTimeoutMs } = input;
+  const maxCommands = input.maxCommands ?? DEFAULT_MAX_COMMANDS_PER_DECISION;
+  const commands: MetadataCommand[] = [];
+
+  // 1. Broker fencing. `fenced` becomes the fenced set as it will be once the
+  // broker commands apply; partition decisions below use it.
+  const fenced = new Set<number>();
+  for (const broker of [...metadata.brokers.values()].sort((a, b) => a.brokerId - b.brokerId)) {
+    const session = brokerSessions.get(broker.brokerId);
+    const alive = isSessionAlive(session, broker.brokerEpoch, nowMs, sessionTimeoutMs);
+    const wantsFence = session?.wantFence ?? false;
+    if (!broker.fenced && (!alive || wantsFence)) {
+      commands.push({ kind: 'FenceBroker', brokerId: broker.brokerId, brokerEpoch: broker.brokerEpoch });
+      fenced.add(broker.brokerId);
+    } else if (broker.fenced && alive && !wantsFence) {
+      commands.push({ kind: 'UnfenceBroker', brokerId: broker.brokerId, brokerEpoch: broker.brokerEpoch });
+    } else if (broker.fenced) {
+      fenced.add(broker.brokerId);
+    }
+  }
+  if (commands.length >= maxCommands) return commands.slice(0, maxCommands);
+
+  // 2 and 3. Partitions.
+  const isLive = (id: number): boolean => metadata.brokers.has(id) && !fenced.has(id);
+  const preferred = input.preferredLeaderElection ?? false;
+  const topics = [...metadata.topics.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const topic of topics) {
+    for (const p of topic.partitions) {
+      const command = decidePartition(topic, p, isLive, preferred);
+      if (command === null) continue;
+      commands.push(command);
+      if (commands.length >= maxCommands) return commands;
+    }
+  }
+  return commands;
+}
+
+/** The command one partition needs, or null. Exported for the admin election planner and tests. */
+export function decidePartition(
+  topic: TopicState,
+  p: PartitionState,
+  isLive: (brokerId: number) => boolean,
+  preferredLeaderElection: boolean,
+): ElectLeader | ShrinkIsr | null {
+  const liveIsr = p.isr.filter(isLive);
+  const elect = (leader: number, isr: readonly number[], unclean = false): ElectLeader => ({
+    kind: 'ElectLeader',
+    topicId: topic.topicId,
+    partition: p.partition,
+    leader,
+    isr: [...isr],
+    partitionEpoch: p.partitionEpoch,
+    unclean,
+  });
+
+  if (p.leader !== NO_LEADER && isLive(p.leader)) {
+    const first = p.replicas[0] as number;
+    if (preferredLeaderElection && first !== p.leader && liveIsr.includes(first)) return elect(first, liveIsr);
+    if (liveIsr.length < p.isr.length) {
+      return { kind: 'ShrinkIsr', topicId: topic.topicId, partition: p.partition, isr: liveIsr, partitionEpoch: p.partitionEpoch };
+    }
+    return null;
+  }
+
+  // The leader is fenced, or the partition is offline.
+  const clean = p.replicas.find((id) => liveIsr.includes(id));
+  if (clean !== undefined) return elect(clean, liveIsr);
+  if (allowsUncleanElection(topic)) {
+    const live = p.replicas.find(isLive);
+    if (live !== undefined) return elect(live, [live], true);
+  }
+  // Offline: keep the last ISR, so only one of its members can lead again.
+  return p.leader === NO_LEADER ? null : elect(NO_LEADER, p.isr);
+}

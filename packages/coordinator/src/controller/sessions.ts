@@ -1,0 +1,74 @@
+/**
+ * Broker sessions: the controller's soft state (not replicated). Heartbeats
+ * are frequent and only the Raft leader needs them, so they never go through
+ * the log; what they cause (fence, unfence) does, via decide.ts. This follows
+ * Kafka's BrokerHeartbeatManager.
+ *
+ * A leader that just took over knows no heartbeat yet: `seedSessions` gives
+ * every registered broker a full session from `nowMs`, so a controller change
+ * never fences a healthy cluster (Kafka does the same on activation).
+ */
+import { fail, ok, type Result } from '../result.js';
+import type { MetadataState } from '../metadata-state.js';
+
+export interface BrokerSession {
+  /** The registration this session belongs to. */
+  readonly brokerEpoch: number;
+  readonly lastHeartbeatMs: number;
+  /** The broker asked to be (or stay) fenced: not caught up yet, or shutting down. */
+  readonly wantFence: boolean;
+}
+
+export type BrokerSessions = ReadonlyMap<number, BrokerSession>;
+
+export interface Heartbeat {
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+  readonly wantFence: boolean;
+}
+
+/** Sessions for a controller that just became active: everyone gets a full timeout. */
+export function seedSessions(metadata: MetadataState, nowMs: number): Map<number, BrokerSession> {
+  const sessions = new Map<number, BrokerSession>();
+  for (const broker of metadata.brokers.values()) {
+    sessions.set(broker.brokerId, { brokerEpoch: broker.brokerEpoch, lastHeartbeatMs: nowMs, wantFence: broker.fenced });
+  }
+  return sessions;
+}
+
+/** True while the session belongs to the broker's current registration and has not timed out. */
+export function isSessionAlive(session: BrokerSession | undefined, brokerEpoch: number, nowMs: number, sessionTimeoutMs: number): boolean {
+  return session !== undefined && session.brokerEpoch === brokerEpoch && nowMs - session.lastHeartbeatMs <= sessionTimeoutMs;
+}
+
+/**
+ * Records a heartbeat (or a fresh registration, whose first heartbeat it is).
+ * A heartbeat from an unknown broker or an old incarnation is
+ * STALE_BROKER_EPOCH: the broker must register again. Returns the new
+ * sessions and whether the broker is fenced in the committed metadata (what
+ * the heartbeat response tells it).
+ */
+export function recordHeartbeat(
+  metadata: MetadataState,
+  sessions: BrokerSessions,
+  heartbeat: Heartbeat,
+  nowMs: number,
+): Result<{ sessions: Map<number, BrokerSession>; fenced: boolean }> {
+  const broker = metadata.brokers.get(heartbeat.brokerId);
+  if (broker === undefined) return fail('STALE_BROKER_EPOCH', `broker ${heartbeat.brokerId} is not registered`);
+  if (broker.brokerEpoch !== heartbeat.brokerEpoch) {
+    return fail('STALE_BROKER_EPOCH', `broker ${heartbeat.brokerId} epoch ${heartbeat.brokerEpoch} is not the current ${broker.brokerEpoch}`);
+  }
+  const next = new Map(sessions);
+  next.set(heartbeat.brokerId, { brokerEpoch: heartbeat.brokerEpoch, lastHeartbeatMs: nowMs, wantFence: heartbeat.wantFence });
+  return ok({ sessions: next, fenced: broker.fenced });
+}
+
+/** Drops sessions of brokers whose registration is gone or replaced (bounds the map). */
+export function pruneSessions(metadata: MetadataState, sessions: BrokerSessions): Map<number, BrokerSession> {
+  const next = new Map<number, BrokerSession>();
+  for (const [id, session] of sessions) {
+    if (metadata.brokers.get(id)?.brokerEpoch === session.brokerEpoch) next.set(id, session);
+  }
+  return next;
+}
