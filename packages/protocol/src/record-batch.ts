@@ -38,7 +38,7 @@ import {
 } from './batch-header.js';
 import { CompressionType, compress, compressionName, decompress, type CompressionName } from './compression.js';
 import { FjordError } from './errors.js';
-import { readVarint, readVarlong, varintSize, writeVarint } from './varint.js';
+import { MAX_VARLONG_BYTES, readVarintAt, varintSize, writeVarint, type ReadCursor } from './varint.js';
 
 export interface RecordHeader {
   key: string;
@@ -253,57 +253,56 @@ export async function encodeRecordBatch(input: RecordBatchInput): Promise<Buffer
   return writeHeaderAndCrc(buf, header, { count: prepared.length, baseTimestamp, maxTimestamp, attributes: attributesOf(input) });
 }
 
-function readBytes(buf: Buffer, pos: number, end: number): { value: Buffer | null; pos: number } {
-  const len = readVarint(buf, pos, end);
-  if (len.value < -1) throw new FjordError('CORRUPT_MESSAGE', `negative length ${len.value}`);
-  if (len.value === -1) return { value: null, pos: len.pos };
-  if (len.pos + len.value > end) throw new FjordError('CORRUPT_MESSAGE', 'field runs past the end of its record');
-  return { value: buf.subarray(len.pos, len.pos + len.value), pos: len.pos + len.value };
+/** Reads a varint-length-prefixed byte field (-1 = null) as a view into buf. */
+function readBytesAt(buf: Buffer, cursor: ReadCursor, end: number): Buffer | null {
+  const len = readVarintAt(buf, cursor, end);
+  if (len === -1) return null;
+  if (len < -1) throw new FjordError('CORRUPT_MESSAGE', `negative length ${len}`);
+  const start = cursor.pos;
+  if (start + len > end) throw new FjordError('CORRUPT_MESSAGE', 'field runs past the end of its record');
+  cursor.pos = start + len;
+  return buf.subarray(start, start + len);
 }
 
 function parseRecords(records: Buffer, header: BatchHeader, logAppendTime: boolean): DecodedRecord[] {
   const out: DecodedRecord[] = [];
-  let pos = 0;
+  const cursor: ReadCursor = { pos: 0 };
   const end = records.length;
   for (let i = 0; i < header.recordCount; i++) {
-    const len = readVarint(records, pos, end);
-    if (len.value < 1 || len.pos + len.value > end) throw new FjordError('CORRUPT_MESSAGE', `record ${i} length ${len.value} is invalid`);
-    const recordEnd = len.pos + len.value;
-    pos = len.pos;
-    const attributes = records[pos++] as number;
-    const tsDelta = readVarlong(records, pos, recordEnd);
-    const offDelta = readVarint(records, tsDelta.pos, recordEnd);
-    if (offDelta.value < 0 || offDelta.value > header.lastOffsetDelta) {
-      throw new FjordError('CORRUPT_MESSAGE', `record ${i} offsetDelta ${offDelta.value} is outside the batch`);
+    const length = readVarintAt(records, cursor, end);
+    if (length < 1 || cursor.pos + length > end) throw new FjordError('CORRUPT_MESSAGE', `record ${i} length ${length} is invalid`);
+    const recordEnd = cursor.pos + length;
+    const attributes = records[cursor.pos++] as number;
+    const timestampDelta = readVarintAt(records, cursor, recordEnd, MAX_VARLONG_BYTES);
+    const offsetDelta = readVarintAt(records, cursor, recordEnd);
+    if (offsetDelta < 0 || offsetDelta > header.lastOffsetDelta) {
+      throw new FjordError('CORRUPT_MESSAGE', `record ${i} offsetDelta ${offsetDelta} is outside the batch`);
     }
-    const key = readBytes(records, offDelta.pos, recordEnd);
-    const value = readBytes(records, key.pos, recordEnd);
-    const headerCount = readVarint(records, value.pos, recordEnd);
-    if (headerCount.value < 0) throw new FjordError('CORRUPT_MESSAGE', `record ${i} has a negative header count`);
-    pos = headerCount.pos;
+    const key = readBytesAt(records, cursor, recordEnd);
+    const value = readBytesAt(records, cursor, recordEnd);
+    const headerCount = readVarintAt(records, cursor, recordEnd);
+    if (headerCount < 0) throw new FjordError('CORRUPT_MESSAGE', `record ${i} has a negative header count`);
     const headers: { key: string; value: Buffer | null }[] = [];
-    for (let h = 0; h < headerCount.value; h++) {
-      const hk = readBytes(records, pos, recordEnd);
-      if (hk.value === null) throw new FjordError('CORRUPT_MESSAGE', `record ${i} header ${h} has a null key`);
-      const hv = readBytes(records, hk.pos, recordEnd);
-      headers.push({ key: hk.value.toString('utf8'), value: hv.value });
-      pos = hv.pos;
+    for (let h = 0; h < headerCount; h++) {
+      const hk = readBytesAt(records, cursor, recordEnd);
+      if (hk === null) throw new FjordError('CORRUPT_MESSAGE', `record ${i} header ${h} has a null key`);
+      headers.push({ key: hk.toString('utf8'), value: readBytesAt(records, cursor, recordEnd) });
     }
-    if (pos !== recordEnd) throw new FjordError('CORRUPT_MESSAGE', `record ${i} has ${recordEnd - pos} trailing bytes`);
-    const timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp + tsDelta.value;
-    if (!Number.isSafeInteger(timestamp)) throw new FjordError('CORRUPT_MESSAGE', `record ${i} timestamp delta ${tsDelta.value} overflows`);
+    if (cursor.pos !== recordEnd) throw new FjordError('CORRUPT_MESSAGE', `record ${i} has ${recordEnd - cursor.pos} trailing bytes`);
+    const timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp + timestampDelta;
+    if (!Number.isSafeInteger(timestamp)) throw new FjordError('CORRUPT_MESSAGE', `record ${i} timestamp delta ${timestampDelta} overflows`);
     out.push({
-      offset: header.baseOffset + offDelta.value,
+      offset: header.baseOffset + offsetDelta,
       timestamp,
-      key: key.value,
-      value: value.value,
+      key,
+      value,
       headers,
       attributes,
-      offsetDelta: offDelta.value,
-      timestampDelta: tsDelta.value,
+      offsetDelta,
+      timestampDelta,
     });
   }
-  if (pos !== end) throw new FjordError('CORRUPT_MESSAGE', `${end - pos} bytes follow the last record`);
+  if (cursor.pos !== end) throw new FjordError('CORRUPT_MESSAGE', `${end - cursor.pos} bytes follow the last record`);
   return out;
 }
 

@@ -81,15 +81,29 @@ export interface VarintRead {
   pos: number;
 }
 
+/** A read position that readVarintAt advances: the decoder's per-field reads allocate nothing. */
+export interface ReadCursor {
+  pos: number;
+}
+
 /**
- * Reads a zig-zag varint at pos. `maxBytes` is 5 for a varint (int32) and 10 for a
- * varlong. The bytes came from the network or disk and may lie, so each of these
- * is CORRUPT_MESSAGE: running past `end`, more than maxBytes bytes, a varint
- * outside int32, a varlong outside the safe-integer range. Like Kafka's
- * ByteUtils.readVarint, a zero-padded (non-minimal) encoding within maxBytes is
- * accepted.
+ * Reads a zig-zag varint at cursor.pos and advances the cursor. `maxBytes` is 5
+ * for a varint (int32) and 10 for a varlong. The bytes came from the network or
+ * disk and may lie, so each of these is CORRUPT_MESSAGE: running past `end`,
+ * more than maxBytes bytes, a varint outside int32, a varlong outside the
+ * safe-integer range. Like Kafka's ByteUtils.readVarint, a zero-padded
+ * (non-minimal) encoding within maxBytes is accepted.
  */
-export function readVarint(buf: Uint8Array, pos: number, end: number, maxBytes = MAX_VARINT_BYTES): VarintRead {
+export function readVarintAt(buf: Uint8Array, cursor: ReadCursor, end: number, maxBytes = MAX_VARINT_BYTES): number {
+  let pos = cursor.pos;
+  // One-byte values (-64..63) are the common case: record attributes, small deltas and lengths.
+  if (pos < end) {
+    const b0 = buf[pos] as number;
+    if ((b0 & 0x80) === 0) {
+      cursor.pos = pos + 1;
+      return (b0 >>> 1) ^ -(b0 & 1);
+    }
+  }
   let u = 0;
   let scale = 1;
   // 7 bytes carry 49 bits: exact as a number. Longer varlongs finish in readVarlongTail.
@@ -103,15 +117,16 @@ export function readVarint(buf: Uint8Array, pos: number, end: number, maxBytes =
       if (maxBytes <= MAX_VARINT_BYTES && (value < INT32_MIN || value > INT32_MAX)) {
         throw new FjordError('CORRUPT_MESSAGE', 'varint does not fit in 32 bits');
       }
-      return { value, pos };
+      cursor.pos = pos;
+      return value;
     }
     scale *= 128;
   }
   if (maxBytes <= fastBytes) throw new FjordError('CORRUPT_MESSAGE', `varint longer than ${maxBytes} bytes`);
-  return readVarlongTail(buf, pos, end, BigInt(u), fastBytes, maxBytes);
+  return readVarlongTail(buf, cursor, pos, end, BigInt(u), fastBytes, maxBytes);
 }
 
-function readVarlongTail(buf: Uint8Array, pos: number, end: number, acc: bigint, done: number, maxBytes: number): VarintRead {
+function readVarlongTail(buf: Uint8Array, cursor: ReadCursor, pos: number, end: number, acc: bigint, done: number, maxBytes: number): number {
   for (let i = done; i < maxBytes; i++) {
     if (pos >= end) throw new FjordError('CORRUPT_MESSAGE', 'varlong runs past the end of its field');
     const b = buf[pos++] as number;
@@ -121,10 +136,18 @@ function readVarlongTail(buf: Uint8Array, pos: number, end: number, acc: bigint,
       if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
         throw new FjordError('CORRUPT_MESSAGE', 'varlong is outside the safe integer range');
       }
-      return { value: Number(value), pos };
+      cursor.pos = pos;
+      return Number(value);
     }
   }
   throw new FjordError('CORRUPT_MESSAGE', `varlong longer than ${maxBytes} bytes`);
+}
+
+/** Reads a zig-zag varint at pos (see readVarintAt); returns the value and the next position. */
+export function readVarint(buf: Uint8Array, pos: number, end: number, maxBytes = MAX_VARINT_BYTES): VarintRead {
+  const cursor = { pos };
+  const value = readVarintAt(buf, cursor, end, maxBytes);
+  return { value, pos: cursor.pos };
 }
 
 export function readVarlong(buf: Uint8Array, pos: number, end: number): VarintRead {

@@ -36,6 +36,7 @@ function randomBytesOrNull(rng: Rng, nullOneIn: number): Buffer | null {
 }
 
 function randomBytes(rng: Rng): Buffer {
+  if (rng.chance(1, 200)) return rng.bytes(rng.intBetween(8192, 20_000)); // 3-byte record length varints
   const kind = rng.int(8);
   if (kind === 0) return Buffer.alloc(0);
   if (kind === 7) return rng.bytes(rng.intBetween(128, 2000));
