@@ -197,3 +197,28 @@ export function topicConfigToStrings(config: Partial<TopicConfig>): Record<strin
   }
   return out;
 }
+
+function describeBounds(def: TopicConfigDef): string {
+  switch (def.type) {
+    case 'int':
+    case 'long':
+      return `${def.min} .. ${def.max === Number.MAX_SAFE_INTEGER ? '2^53-1' : def.max}`;
+    case 'boolean':
+      return 'true, false';
+    case 'enum':
+      return def.values.join(', ');
+  }
+}
+
+/**
+ * The Markdown table of every topic setting (key, type, default, allowed values,
+ * doc), generated from TOPIC_CONFIG_DEFS for the README and `--help` (STYLE.md F).
+ */
+export function topicConfigMarkdownTable(): string {
+  const lines = ['| key | type | default | allowed | meaning |', '| --- | --- | --- | --- | --- |'];
+  for (const key of TOPIC_CONFIG_KEYS) {
+    const def: TopicConfigDef = TOPIC_CONFIG_DEFS[key];
+    lines.push(`| \`${key}\` | ${def.type} | \`${String(def.default)}\` | ${describeBounds(def)} | ${def.doc} |`);
+  }
+  return lines.join('\n');
+}

@@ -1,6 +1,8 @@
 // Goal: topic configs use Kafka's dotted names with Kafka's defaults, parse
 // from strings into typed values, and reject unknown keys and bad values with
 // INVALID_CONFIG naming the key; the table documents every key.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_TOPIC_CONFIG,
@@ -8,6 +10,7 @@ import {
   TOPIC_CONFIG_DEFS,
   TOPIC_CONFIG_KEYS,
   parseTopicConfigOverrides,
+  topicConfigMarkdownTable,
   topicConfigToStrings,
   validateTopicConfig,
 } from '@fjord/protocol';
@@ -134,5 +137,12 @@ describe('topic config', () => {
     }
     const notString = errorOf(() => validateTopicConfig({ 'segment.bytes': 5 } as unknown as Record<string, string>));
     expect(notString.message).toMatch(/values are strings/);
+  });
+
+  it("the README's settings table is the one the code generates", () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const m = /<!-- topic-config:begin -->\n([\s\S]*?)\n<!-- topic-config:end -->/.exec(readme);
+    expect(m?.[1]).toBe(topicConfigMarkdownTable());
+    for (const key of TOPIC_CONFIG_KEYS) expect(topicConfigMarkdownTable()).toContain(`| \`${key}\` |`);
   });
 });
