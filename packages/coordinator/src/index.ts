@@ -7,6 +7,7 @@ export * from './command-codec.js';
 export * from './metadata-state.js';
 export * from './metadata-snapshot.js';
 export * from './proto.js';
+export * from './config.js';
 export * from './controller/placement.js';
 export * from './controller/topic-id.js';
 export * from './controller/sessions.js';

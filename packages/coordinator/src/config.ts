@@ -1,0 +1,330 @@
+/**
+ * The coordinator node's configuration: one declarative table (STYLE.md F,
+ * after Kafka's ConfigDef). Each key carries its unit, type, default,
+ * bounds or allowed values, a doc line, its env name and its flag; the table
+ * generates the CLI options (`cliOptions`), --help and the README table
+ * (`configTableMarkdown`), and the config type itself is derived from it.
+ *
+ * Precedence: defaults < config file < env < flags. `loadConfig` validates
+ * once (unknown keys in the file or the flags are INVALID_CONFIG; so are
+ * ill-typed and out-of-range values and inconsistent combinations), then
+ * returns a deep-frozen object that is passed down explicitly: no global
+ * config, and cores get only their slice as plain numbers.
+ *
+ * Env names are FJORD_COORDINATOR_*: the FJORD_ namespace is shared with
+ * the broker (which also has an id, a data dir and a listener) and with test
+ * tooling, so unknown FJORD_* variables are ignored rather than rejected.
+ */
+import { readFileSync } from 'node:fs';
+import { FjordError } from '@fjord/protocol';
+import { METADATA_LIMITS } from './metadata-command.js';
+
+export interface PeerAddress {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+interface Common {
+  readonly doc: string;
+  readonly env: string;
+  readonly flag: string;
+}
+interface IntDef extends Common {
+  readonly type: 'int';
+  readonly default: number | null;
+  readonly min: number;
+  readonly max: number;
+}
+interface BooleanDef extends Common {
+  readonly type: 'boolean';
+  readonly default: boolean;
+}
+interface StringDef extends Common {
+  readonly type: 'string';
+  readonly default: string | null;
+  readonly maxLength: number;
+}
+interface EnumDef extends Common {
+  readonly type: 'enum';
+  readonly values: readonly string[];
+  readonly default: string;
+}
+/** "host:port" ("[::1]:7001" for IPv6); '' where the doc allows it. */
+interface AddressDef extends Common {
+  readonly type: 'address';
+  readonly default: string;
+}
+/** "1=host:port,2=host:port,..." */
+interface PeersDef extends Common {
+  readonly type: 'peers';
+  readonly default: null;
+}
+export type ConfigDef = IntDef | BooleanDef | StringDef | EnumDef | AddressDef | PeersDef;
+
+const MiB = 1024 * 1024;
+const U32_MAX = 0xffff_ffff;
+
+/** A default of null means required. */
+export const COORDINATOR_CONFIG = {
+  id: { type: 'int', default: null, min: 1, max: U32_MAX, doc: 'This node\'s Raft id; must appear in peers', env: 'FJORD_COORDINATOR_ID', flag: '--id' },
+  clusterId: { type: 'string', default: 'fjord', maxLength: 64, doc: 'Cluster name; Raft traffic and broker registrations from another cluster are refused', env: 'FJORD_COORDINATOR_CLUSTER_ID', flag: '--cluster-id' },
+  peers: { type: 'peers', default: null, doc: 'Every voter at bootstrap as id=host:port, comma-separated (this node included)', env: 'FJORD_COORDINATOR_PEERS', flag: '--peers' },
+  dataDir: { type: 'string', default: null, maxLength: 4096, doc: 'Directory of the Raft log and snapshots (LevelDB); one node per directory', env: 'FJORD_COORDINATOR_DATA_DIR', flag: '--data-dir' },
+  listen: { type: 'address', default: '', doc: 'gRPC listen address (Raft and coordinator services); empty: this node\'s address in peers', env: 'FJORD_COORDINATOR_LISTEN', flag: '--listen' },
+  tickMs: { type: 'int', default: 10, min: 1, max: 1_000, doc: 'Raft tick interval in milliseconds; election and heartbeat timeouts count ticks', env: 'FJORD_COORDINATOR_TICK_MS', flag: '--tick-ms' },
+  electionTicks: { type: 'int', default: 20, min: 2, max: 10_000, doc: 'Follower election timeout in ticks (randomized in [n, 2n))', env: 'FJORD_COORDINATOR_ELECTION_TICKS', flag: '--election-ticks' },
+  heartbeatTicks: { type: 'int', default: 2, min: 1, max: 1_000, doc: 'Leader heartbeat interval in ticks; must be below electionTicks', env: 'FJORD_COORDINATOR_HEARTBEAT_TICKS', flag: '--heartbeat-ticks' },
+  preVote: { type: 'boolean', default: true, doc: 'Raft PreVote (thesis 9.6): a partitioned node does not disrupt the leader when it returns', env: 'FJORD_COORDINATOR_PRE_VOTE', flag: '--pre-vote' },
+  checkQuorum: { type: 'boolean', default: true, doc: 'A leader that has not heard from a quorum for an election timeout steps down', env: 'FJORD_COORDINATOR_CHECK_QUORUM', flag: '--check-quorum' },
+  maxRaftMsgBytes: { type: 'int', default: 1 * MiB, min: 4 * 1024, max: 64 * MiB, doc: 'Largest batch of entries in one Raft append message, in bytes', env: 'FJORD_COORDINATOR_MAX_RAFT_MSG_BYTES', flag: '--max-raft-msg-bytes' },
+  maxInflightMsgs: { type: 'int', default: 256, min: 1, max: 65_536, doc: 'Append messages in flight per follower before the leader waits for acks', env: 'FJORD_COORDINATOR_MAX_INFLIGHT_MSGS', flag: '--max-inflight-msgs' },
+  maxUncommittedBytes: { type: 'int', default: 64 * MiB, min: 1 * MiB, max: 1024 * MiB, doc: 'Proposals the leader holds uncommitted, in bytes; beyond it proposals are dropped (RAFT_PROPOSAL_DROPPED)', env: 'FJORD_COORDINATOR_MAX_UNCOMMITTED_BYTES', flag: '--max-uncommitted-bytes' },
+  snapshotEveryEntries: { type: 'int', default: 10_000, min: 10, max: 10_000_000, doc: 'Take a metadata snapshot and compact the log after this many applied entries', env: 'FJORD_COORDINATOR_SNAPSHOT_EVERY_ENTRIES', flag: '--snapshot-every-entries' },
+  snapshotCatchUpEntries: { type: 'int', default: 5_000, min: 0, max: 10_000_000, doc: 'Entries kept behind a snapshot so slightly slow followers catch up without one (etcd\'s snapshot-catchup-entries)', env: 'FJORD_COORDINATOR_SNAPSHOT_CATCH_UP_ENTRIES', flag: '--snapshot-catch-up-entries' },
+  maxRequestBytes: { type: 'int', default: 4 * MiB, min: 64 * 1024, max: 256 * MiB, doc: 'Largest gRPC message accepted or sent, in bytes; larger requests are refused', env: 'FJORD_COORDINATOR_MAX_REQUEST_BYTES', flag: '--max-request-bytes' },
+  requestTimeoutMs: { type: 'int', default: 5_000, min: 10, max: 600_000, doc: 'How long a write waits to commit before REQUEST_TIMED_OUT, in milliseconds', env: 'FJORD_COORDINATOR_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms' },
+  brokerSessionTimeoutMs: { type: 'int', default: 9_000, min: 100, max: 3_600_000, doc: 'A broker without a heartbeat for this long is fenced (Kafka\'s broker.session.timeout.ms)', env: 'FJORD_COORDINATOR_BROKER_SESSION_TIMEOUT_MS', flag: '--broker-session-timeout-ms' },
+  brokerHeartbeatIntervalMs: { type: 'int', default: 2_000, min: 10, max: 600_000, doc: 'Heartbeat interval brokers are told to use (Kafka\'s broker.heartbeat.interval.ms); below the session timeout', env: 'FJORD_COORDINATOR_BROKER_HEARTBEAT_INTERVAL_MS', flag: '--broker-heartbeat-interval-ms' },
+  controllerIntervalMs: { type: 'int', default: 100, min: 1, max: 60_000, doc: 'How often the leader runs the controller\'s decide step, in milliseconds', env: 'FJORD_COORDINATOR_CONTROLLER_INTERVAL_MS', flag: '--controller-interval-ms' },
+  leaderRebalanceIntervalMs: { type: 'int', default: 300_000, min: 0, max: 86_400_000, doc: 'How often leadership moves back to preferred replicas, in milliseconds; 0 turns it off (Kafka\'s auto.leader.rebalance.enable)', env: 'FJORD_COORDINATOR_LEADER_REBALANCE_INTERVAL_MS', flag: '--leader-rebalance-interval-ms' },
+  defaultPartitions: { type: 'int', default: 1, min: 1, max: METADATA_LIMITS.maxPartitionsPerTopic, doc: 'Partitions of a topic created without a count (Kafka\'s num.partitions)', env: 'FJORD_COORDINATOR_DEFAULT_PARTITIONS', flag: '--default-partitions' },
+  defaultReplicationFactor: { type: 'int', default: 1, min: 1, max: METADATA_LIMITS.maxReplicationFactor, doc: 'Replication factor of a topic created without one (Kafka\'s default.replication.factor)', env: 'FJORD_COORDINATOR_DEFAULT_REPLICATION_FACTOR', flag: '--default-replication-factor' },
+  producerIdBlockSize: { type: 'int', default: 1_000, min: 1, max: METADATA_LIMITS.maxProducerIdBlock, doc: 'Producer ids handed to a broker per AllocateProducerIds (KIP-730)', env: 'FJORD_COORDINATOR_PRODUCER_ID_BLOCK_SIZE', flag: '--producer-id-block-size' },
+  watchHistoryVersions: { type: 'int', default: 10_000, min: 1, max: 1_000_000, doc: 'Metadata changes kept for watchers; one further behind gets a full image first', env: 'FJORD_COORDINATOR_WATCH_HISTORY_VERSIONS', flag: '--watch-history-versions' },
+  maxWatchers: { type: 'int', default: 1_024, min: 1, max: 100_000, doc: 'Concurrent WatchMetadata streams per node; more are refused', env: 'FJORD_COORDINATOR_MAX_WATCHERS', flag: '--max-watchers' },
+  logLevel: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info', doc: 'pino log level', env: 'FJORD_COORDINATOR_LOG_LEVEL', flag: '--log-level' },
+} as const satisfies Record<string, ConfigDef>;
+
+export type CoordinatorConfigKey = keyof typeof COORDINATOR_CONFIG;
+
+type ValueOf<D> = D extends { readonly type: 'int' }
+  ? number
+  : D extends { readonly type: 'boolean' }
+    ? boolean
+    : D extends { readonly type: 'peers' }
+      ? readonly PeerAddress[]
+      : D extends { readonly type: 'enum'; readonly values: readonly (infer V)[] }
+        ? V
+        : string;
+
+/** The validated, frozen configuration. `listen` is resolved (never empty). */
+export type CoordinatorConfig = { readonly [K in CoordinatorConfigKey]: ValueOf<(typeof COORDINATOR_CONFIG)[K]> };
+
+export const COORDINATOR_CONFIG_KEYS: readonly CoordinatorConfigKey[] = Object.freeze(Object.keys(COORDINATOR_CONFIG) as CoordinatorConfigKey[]);
+
+function isKey(key: string): key is CoordinatorConfigKey {
+  return Object.prototype.hasOwnProperty.call(COORDINATOR_CONFIG, key);
+}
+
+const FLAG_TO_KEY = new Map<string, CoordinatorConfigKey>(COORDINATOR_CONFIG_KEYS.map((k) => [COORDINATOR_CONFIG[k].flag.slice(2), k]));
+
+export interface ConfigSources {
+  /** Parsed config file (see readConfigFile): config keys, native or string values. */
+  readonly file?: Readonly<Record<string, unknown>>;
+  /** Usually process.env; only the table's env names are read. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Parsed command-line flags, keyed by config key or flag name without dashes. */
+  readonly flags?: Readonly<Record<string, unknown>>;
+}
+
+function invalid(message: string, details: Record<string, unknown>): FjordError {
+  return new FjordError('INVALID_CONFIG', message, details);
+}
+
+/** Resolves and validates the configuration; throws INVALID_CONFIG. */
+export function loadConfig(sources: ConfigSources): CoordinatorConfig {
+  const raw = new Map<CoordinatorConfigKey, { value: unknown; source: string }>();
+  for (const [key, value] of Object.entries(sources.file ?? {})) {
+    if (!isKey(key)) throw invalid(`unknown key "${key}" in the config file; known: ${COORDINATOR_CONFIG_KEYS.join(', ')}`, { key, source: 'file' });
+    raw.set(key, { value, source: 'file' });
+  }
+  const env = sources.env ?? {};
+  for (const key of COORDINATOR_CONFIG_KEYS) {
+    const value = env[COORDINATOR_CONFIG[key].env];
+    if (value !== undefined) raw.set(key, { value, source: `env ${COORDINATOR_CONFIG[key].env}` });
+  }
+  for (const [name, value] of Object.entries(sources.flags ?? {})) {
+    const key = isKey(name) ? name : FLAG_TO_KEY.get(name);
+    if (key === undefined) throw invalid(`unknown flag "--${name}"`, { key: name, source: 'flags' });
+    if (value !== undefined) raw.set(key, { value, source: COORDINATOR_CONFIG[key].flag });
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const key of COORDINATOR_CONFIG_KEYS) {
+    const def: ConfigDef = COORDINATOR_CONFIG[key];
+    const given = raw.get(key);
+    if (given === undefined) {
+      if (def.default === null) throw invalid(`${key} is required (${def.flag} or ${def.env})`, { key });
+      out[key] = def.default;
+      continue;
+    }
+    out[key] = parseValue(key, def, given.value, given.source);
+  }
+  const config = out as unknown as CoordinatorConfig;
+  const checked = crossCheck(config);
+  return deepFreeze(checked);
+}
+
+function parseValue(key: string, def: ConfigDef, value: unknown, source: string): unknown {
+  const bad = (why: string): FjordError => invalid(`${key}=${JSON.stringify(value)} (from ${source}): ${why}`, { key, source });
+  switch (def.type) {
+    case 'int': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN;
+      if (!Number.isSafeInteger(n)) throw bad('expected an integer');
+      if (n < def.min || n > def.max) throw bad(`must be in [${def.min}, ${def.max}]`);
+      return n;
+    }
+    case 'boolean': {
+      if (typeof value === 'boolean') return value;
+      const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
+      if (text === 'true' || text === '1') return true;
+      if (text === 'false' || text === '0') return false;
+      throw bad('expected true or false');
+    }
+    case 'string': {
+      if (typeof value !== 'string' || value.length === 0) throw bad('expected a non-empty string');
+      if (value.length > def.maxLength) throw bad(`longer than ${def.maxLength} characters`);
+      return value;
+    }
+    case 'enum': {
+      if (typeof value !== 'string' || !def.values.includes(value)) throw bad(`expected one of ${def.values.join(', ')}`);
+      return value;
+    }
+    case 'address': {
+      if (typeof value !== 'string') throw bad('expected host:port');
+      if (value === '') return value;
+      if (parseAddress(value) === null) throw bad('expected host:port with a port in 1..65535');
+      return value;
+    }
+    case 'peers': {
+      const peers = typeof value === 'string' ? parsePeers(value) : null;
+      if (peers === null) throw bad('expected id=host:port[,id=host:port...] with distinct ids >= 1');
+      return peers;
+    }
+  }
+}
+
+/** "host:port" or "[v6]:port" -> parts, or null. */
+export function parseAddress(text: string): { host: string; port: number } | null {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text.trim());
+  if (m === null) return null;
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  if (host === '' || port < 1 || port > 65_535) return null;
+  return { host, port };
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** "1=h:p,2=h:p" -> peers sorted by id, or null when malformed or ids repeat. */
+export function parsePeers(text: string): PeerAddress[] | null {
+  const peers: PeerAddress[] = [];
+  for (const part of text.split(',')) {
+    const m = /^\s*(\d{1,10})\s*=\s*(\S+)\s*$/.exec(part);
+    if (m === null) return null;
+    const id = Number(m[1]);
+    const address = parseAddress(m[2] ?? '');
+    if (id < 1 || id > U32_MAX || address === null) return null;
+    if (peers.some((p) => p.id === id)) return null;
+    peers.push({ id, ...address });
+  }
+  return peers.sort((a, b) => a.id - b.id);
+}
+
+function crossCheck(config: CoordinatorConfig): CoordinatorConfig {
+  const fail = (message: string, keys: string[]): never => {
+    throw invalid(message, { keys });
+  };
+  if (config.heartbeatTicks >= config.electionTicks) {
+    fail(`heartbeatTicks (${config.heartbeatTicks}) must be below electionTicks (${config.electionTicks})`, ['heartbeatTicks', 'electionTicks']);
+  }
+  if (config.brokerHeartbeatIntervalMs >= config.brokerSessionTimeoutMs) {
+    fail(`brokerHeartbeatIntervalMs (${config.brokerHeartbeatIntervalMs}) must be below brokerSessionTimeoutMs (${config.brokerSessionTimeoutMs})`, [
+      'brokerHeartbeatIntervalMs',
+      'brokerSessionTimeoutMs',
+    ]);
+  }
+  if (config.maxRequestBytes < METADATA_LIMITS.maxCommandBytes) {
+    fail(`maxRequestBytes (${config.maxRequestBytes}) must be at least the largest command (${METADATA_LIMITS.maxCommandBytes})`, ['maxRequestBytes']);
+  }
+  const self = config.peers.find((p) => p.id === config.id);
+  if (self === undefined) return fail(`id ${config.id} is not in peers`, ['id', 'peers']);
+  const addresses = config.peers.map((p) => formatAddress(p.host, p.port));
+  if (new Set(addresses).size !== addresses.length) fail('two peers share an address', ['peers']);
+  return config.listen === '' ? { ...config, listen: formatAddress(self.host, self.port) } : config;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** Reads a JSON config file (an object of config keys). Errors are INVALID_CONFIG. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new FjordError('INVALID_CONFIG', `cannot read config file ${path}`, { path }, { cause: e });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new FjordError('INVALID_CONFIG', `config file ${path} is not valid JSON`, { path }, { cause: e });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new FjordError('INVALID_CONFIG', `config file ${path} must hold a JSON object`, { path });
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** CLI option descriptions generated from the table (shaped for yargs' .options(), without importing it). */
+export function cliOptions(): Record<string, { type: 'number' | 'boolean' | 'string'; describe: string; default?: unknown; choices?: readonly string[] }> {
+  const out: Record<string, { type: 'number' | 'boolean' | 'string'; describe: string; default?: unknown; choices?: readonly string[] }> = {};
+  for (const key of COORDINATOR_CONFIG_KEYS) {
+    const def: ConfigDef = COORDINATOR_CONFIG[key];
+    const type = def.type === 'int' ? 'number' : def.type === 'boolean' ? 'boolean' : 'string';
+    // No yargs defaults: a default on the command line would override the file and env.
+    out[def.flag.slice(2)] = { type, describe: `${def.doc} [env ${def.env}]`, ...(def.type === 'enum' ? { choices: def.values } : {}) };
+  }
+  return out;
+}
+
+function describeDefault(def: ConfigDef): string {
+  if (def.default === null) return '(required)';
+  if (def.default === '') return "''";
+  return String(def.default);
+}
+
+function describeRange(def: ConfigDef): string {
+  switch (def.type) {
+    case 'int':
+      return `${def.min}..${def.max}`;
+    case 'enum':
+      return def.values.join(', ');
+    case 'boolean':
+      return 'true, false';
+    case 'address':
+      return 'host:port';
+    case 'peers':
+      return 'id=host:port,...';
+    case 'string':
+      return `1..${def.maxLength} chars`;
+  }
+}
+
+/** The README table, generated (a test keeps README.md equal to it). */
+export function configTableMarkdown(): string {
+  const rows = COORDINATOR_CONFIG_KEYS.map((key) => {
+    const def: ConfigDef = COORDINATOR_CONFIG[key];
+    return `| \`${key}\` | \`${def.flag}\` | \`${def.env}\` | ${def.type} | ${describeDefault(def)} | ${describeRange(def)} | ${def.doc} |`;
+  });
+  return ['| key | flag | env | type | default | range | meaning |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
