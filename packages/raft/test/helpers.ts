@@ -14,13 +14,13 @@ export const DEFAULT_RAFT: NodeRaftOptions = {
   checkQuorum: false,
 };
 
-export function newCluster(opts: { voters?: number[]; spares?: number[]; raft?: Partial<NodeRaftOptions>; seed?: number; snapshotEveryEntries?: number } = {}): SimCluster {
+export function newCluster(opts: { voters?: number[]; spares?: number[]; raft?: Partial<NodeRaftOptions>; seed?: number; snapshotEveryEntries?: number; checker?: boolean } = {}): SimCluster {
   return new SimCluster({
     voters: opts.voters ?? [1, 2, 3],
     spares: opts.spares ?? [],
     raft: { ...DEFAULT_RAFT, ...opts.raft },
     rng: new Rng(opts.seed ?? 42),
-    checker: new SafetyChecker(),
+    ...(opts.checker === false ? {} : { checker: new SafetyChecker() }),
     ...(opts.snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries: opts.snapshotEveryEntries }),
   });
 }
