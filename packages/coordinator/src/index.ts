@@ -6,6 +6,8 @@ export * from './metadata-command.js';
 export * from './command-codec.js';
 export * from './metadata-state.js';
 export * from './metadata-snapshot.js';
+export * from './metadata-watch.js';
+export * from './wire.js';
 export * from './proto.js';
 export * from './config.js';
 export * from './controller/placement.js';
