@@ -193,6 +193,12 @@ function partitionOf(state: MetadataState, topicId: string, partition: number): 
   if (topic === undefined) return fail('UNKNOWN_TOPIC_OR_PARTITION', `no topic with id ${topicId}`);
   const p = topic.partitions[partition];
   if (p === undefined) return fail('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic.name} has no partition ${partition}`);
+  // Epochs are int32 on the wire. Running out is (practically) unreachable, but
+  // a committed command must never trip an assertion: every replica would
+  // crash on the same entry, and again on replay. So it is a typed refusal.
+  if (p.leaderEpoch >= METADATA_LIMITS.maxEpoch || p.partitionEpoch >= METADATA_LIMITS.maxEpoch) {
+    return fail('INVALID_REQUEST', `${topic.name}-${partition}: epochs exhausted`);
+  }
   return ok({ topic, p });
 }
 
