@@ -71,14 +71,24 @@ function view(buf: Uint8Array): DataView {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
+// Big-endian reads by byte arithmetic: the header is read once per batch on
+// every append, fetch and recovery scan, and a DataView per call costs more
+// than the reads. Callers check bounds first.
+function int32At(b: Uint8Array, p: number): number {
+  return ((b[p] as number) << 24) | ((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) | (b[p + 3] as number);
+}
+
+function int16At(b: Uint8Array, p: number): number {
+  return ((((b[p] as number) << 8) | (b[p + 1] as number)) << 16) >> 16;
+}
+
 /** Big-endian int64 as a number; outside the safe-integer range it is CORRUPT_MESSAGE (STYLE.md H.4). */
-function readInt64(dv: DataView, pos: number, what: string): number {
-  // Two 32-bit reads instead of getBigInt64: no BigInt on the per-batch hot path.
-  const hi = dv.getInt32(pos);
-  const lo = dv.getUint32(pos + 4);
+function int64At(b: Uint8Array, p: number, what: string): number {
+  const hi = int32At(b, p);
+  const lo = int32At(b, p + 4) >>> 0;
   const v = hi * 0x1_0000_0000 + lo;
   if (hi > 0x1f_ffff || hi < -0x20_0000 || !Number.isSafeInteger(v)) {
-    throw new FjordError('CORRUPT_MESSAGE', `${what} ${dv.getBigInt64(pos)} is outside the safe integer range`, { field: what });
+    throw new FjordError('CORRUPT_MESSAGE', `${what} ${view(b).getBigInt64(p)} is outside the safe integer range`, { field: what });
   }
   return v;
 }
@@ -86,29 +96,28 @@ function readInt64(dv: DataView, pos: number, what: string): number {
 /** Total bytes of the batch starting at `pos` (LOG_OVERHEAD + batchLength), read from its length field. */
 export function batchSizeAt(buf: Uint8Array, pos: number): number {
   assert(pos >= 0 && pos + LOG_OVERHEAD <= buf.length, () => `batchSizeAt(${pos}) needs ${LOG_OVERHEAD} bytes of ${buf.length}`);
-  return LOG_OVERHEAD + view(buf).getInt32(pos + BATCH_LENGTH_OFFSET);
+  return LOG_OVERHEAD + int32At(buf, pos + BATCH_LENGTH_OFFSET);
 }
 
-/** Reads the header at `pos`. Caller guarantees RECORD_BATCH_HEADER_BYTES are available. */
+/** Reads the header at `pos`: CORRUPT_MESSAGE if fewer than RECORD_BATCH_HEADER_BYTES are there or an int64 is unsafe. */
 export function readBatchHeader(buf: Uint8Array, pos = 0): BatchHeader {
-  if (buf.length - pos < RECORD_BATCH_HEADER_BYTES) {
+  if (!(pos >= 0 && buf.length - pos >= RECORD_BATCH_HEADER_BYTES)) {
     throw new FjordError('CORRUPT_MESSAGE', `batch header needs ${RECORD_BATCH_HEADER_BYTES} bytes, ${buf.length - pos} available`);
   }
-  const dv = view(buf);
   return {
-    baseOffset: readInt64(dv, pos + BASE_OFFSET_OFFSET, 'baseOffset'),
-    batchLength: dv.getInt32(pos + BATCH_LENGTH_OFFSET),
-    partitionLeaderEpoch: dv.getInt32(pos + PARTITION_LEADER_EPOCH_OFFSET),
-    magic: dv.getInt8(pos + MAGIC_OFFSET),
-    crc: dv.getUint32(pos + CRC_OFFSET),
-    attributes: dv.getInt16(pos + ATTRIBUTES_OFFSET),
-    lastOffsetDelta: dv.getInt32(pos + LAST_OFFSET_DELTA_OFFSET),
-    baseTimestamp: readInt64(dv, pos + BASE_TIMESTAMP_OFFSET, 'baseTimestamp'),
-    maxTimestamp: readInt64(dv, pos + MAX_TIMESTAMP_OFFSET, 'maxTimestamp'),
-    producerId: readInt64(dv, pos + PRODUCER_ID_OFFSET, 'producerId'),
-    producerEpoch: dv.getInt16(pos + PRODUCER_EPOCH_OFFSET),
-    baseSequence: dv.getInt32(pos + BASE_SEQUENCE_OFFSET),
-    recordCount: dv.getInt32(pos + RECORD_COUNT_OFFSET),
+    baseOffset: int64At(buf, pos + BASE_OFFSET_OFFSET, 'baseOffset'),
+    batchLength: int32At(buf, pos + BATCH_LENGTH_OFFSET),
+    partitionLeaderEpoch: int32At(buf, pos + PARTITION_LEADER_EPOCH_OFFSET),
+    magic: ((buf[pos + MAGIC_OFFSET] as number) << 24) >> 24,
+    crc: int32At(buf, pos + CRC_OFFSET) >>> 0,
+    attributes: int16At(buf, pos + ATTRIBUTES_OFFSET),
+    lastOffsetDelta: int32At(buf, pos + LAST_OFFSET_DELTA_OFFSET),
+    baseTimestamp: int64At(buf, pos + BASE_TIMESTAMP_OFFSET, 'baseTimestamp'),
+    maxTimestamp: int64At(buf, pos + MAX_TIMESTAMP_OFFSET, 'maxTimestamp'),
+    producerId: int64At(buf, pos + PRODUCER_ID_OFFSET, 'producerId'),
+    producerEpoch: int16At(buf, pos + PRODUCER_EPOCH_OFFSET),
+    baseSequence: int32At(buf, pos + BASE_SEQUENCE_OFFSET),
+    recordCount: int32At(buf, pos + RECORD_COUNT_OFFSET),
   };
 }
 
@@ -156,14 +165,14 @@ export function checkBatch(
   end: number,
   options: BatchCheckOptions,
 ): { header: BatchHeader; sizeBytes: number } {
-  assert(Number.isSafeInteger(pos) && Number.isSafeInteger(end) && pos >= 0 && pos <= end && end <= buf.length, () => {
-    return `checkBatch window [${pos}, ${end}) is outside the buffer of ${buf.length} bytes`;
-  });
+  if (!(Number.isSafeInteger(pos) && Number.isSafeInteger(end) && pos >= 0 && pos <= end && end <= buf.length)) {
+    assert(false, `checkBatch window [${pos}, ${end}) is outside the buffer of ${buf.length} bytes`);
+  }
   const available = end - pos;
   if (available < LOG_OVERHEAD) {
     throw new FjordError('CORRUPT_MESSAGE', `truncated batch: ${available} bytes left, the length field needs ${LOG_OVERHEAD}`, { pos });
   }
-  const batchLength = view(buf).getInt32(pos + BATCH_LENGTH_OFFSET);
+  const batchLength = int32At(buf, pos + BATCH_LENGTH_OFFSET);
   const sizeBytes = LOG_OVERHEAD + batchLength;
   if (batchLength < RECORD_BATCH_HEADER_BYTES - LOG_OVERHEAD) {
     throw new FjordError('CORRUPT_MESSAGE', `batch length ${batchLength} is smaller than the header`, { pos, batchLength });

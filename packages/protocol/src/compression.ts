@@ -4,6 +4,7 @@
  * Snappy is refused with UNSUPPORTED_COMPRESSION_TYPE: no maintained native
  * binding installs here, and a slow pure-JS one would sit on the hot path.
  */
+import { kMaxLength } from 'node:buffer';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { compressFrame, decompressFrame } from 'lz4-napi';
@@ -68,7 +69,10 @@ export async function compress(name: CompressionName, data: Buffer): Promise<Buf
  * or oversized payloads, UNSUPPORTED_COMPRESSION_TYPE for snappy.
  */
 export async function decompress(name: CompressionName, data: Buffer, maxDecompressedBytes = MAX_DECOMPRESSED_BYTES): Promise<Buffer> {
-  assert(Number.isSafeInteger(maxDecompressedBytes) && maxDecompressedBytes > 0, 'maxDecompressedBytes must be a positive integer');
+  assert(
+    Number.isSafeInteger(maxDecompressedBytes) && maxDecompressedBytes > 0 && maxDecompressedBytes <= kMaxLength,
+    'maxDecompressedBytes must be a positive integer no larger than a Buffer can be',
+  );
   if (name === 'none') return data;
   if (name === 'snappy') throw new FjordError('UNSUPPORTED_COMPRESSION_TYPE', 'snappy is not supported; use lz4 or zstd');
   if (name === 'lz4' || name === 'zstd') {

@@ -325,8 +325,13 @@ export async function decodeRecordBatch(buf: Buffer, options: DecodeOptions = {}
     requireDenseOffsets: false,
   });
   if (sizeBytes !== buf.length) throw new FjordError('CORRUPT_MESSAGE', `${buf.length - sizeBytes} bytes follow the batch`);
+  return decodeChecked(buf, header, options);
+}
+
+/** Decodes a batch that checkBatch has already validated (buf holds exactly the batch). */
+async function decodeChecked(buf: Buffer, header: BatchHeader, options: DecodeOptions): Promise<DecodedBatch> {
   const compression = compressionName(header.attributes & COMPRESSION_CODEC_MASK);
-  const records = await decompress(compression, buf.subarray(RECORD_BATCH_HEADER_BYTES, sizeBytes), options.maxDecompressedBytes);
+  const records = await decompress(compression, buf.subarray(RECORD_BATCH_HEADER_BYTES), options.maxDecompressedBytes);
   const logAppendTime = (header.attributes & TIMESTAMP_TYPE_MASK) !== 0;
   return {
     header,
@@ -343,11 +348,12 @@ export async function decodeRecordBatches(buf: Buffer, options: DecodeOptions = 
   const out: DecodedBatch[] = [];
   let pos = 0;
   while (pos < buf.length) {
-    const { sizeBytes } = checkBatch(buf, pos, buf.length, {
+    const { header, sizeBytes } = checkBatch(buf, pos, buf.length, {
       maxBatchBytes: options.maxBatchBytes ?? MAX_BATCH_BYTES,
       requireDenseOffsets: false,
     });
-    out.push(await decodeRecordBatch(buf.subarray(pos, pos + sizeBytes), options));
+    // Checked once (CRC included); decodeChecked does not check again.
+    out.push(await decodeChecked(buf.subarray(pos, pos + sizeBytes), header, options));
     pos += sizeBytes;
   }
   return out;
