@@ -130,9 +130,27 @@ describe(`RecordBatch v2 against kafkajs (seed ${SEED})`, () => {
     const rng = new Rng(SEED);
     const failures: string[] = [];
     let records = 0;
+    const seen = new Map<string, number>();
+    const tally = (feature: string, present: boolean): void => {
+      if (present) seen.set(feature, (seen.get(feature) ?? 0) + 1);
+    };
     for (let n = 0; n < 3000 && failures.length < 5; n++) {
       const batch = randomBatch(rng, { allowNullHeaderValues: false, allowBrokerOnlyAttributes: false, maxRecords: 100 });
       records += batch.input.records.length;
+      tally('transactional', batch.input.isTransactional === true);
+      tally('idempotent', batch.input.producerId !== -1);
+      tally('over 50 records', batch.input.records.length > 50);
+      for (const r of batch.input.records) {
+        tally('null key', r.key === null);
+        tally('empty key', r.key !== null && r.key.length === 0);
+        tally('null value', r.value === null);
+        tally('empty value', r.value !== null && r.value.length === 0);
+        tally('value >= 8 KiB', r.value !== null && r.value.length >= 8192);
+        tally('negative delta', r.timestamp < batch.baseTimestamp);
+        tally('delta beyond int32', Math.abs(r.timestamp - batch.baseTimestamp) > 2 ** 31);
+        tally('non-ASCII header key', r.headers.some((h) => /[^\x00-\x7f]/.test(h.key)));
+        tally('repeated header key', new Set(r.headers.map((h) => h.key)).size < r.headers.length);
+      }
       const ours = encodeRecordBatchSync(batch.input);
       const theirs = await kafkajsEncode(batch, compression.Types.None);
       if (!ours.equals(theirs)) {
@@ -146,6 +164,23 @@ describe(`RecordBatch v2 against kafkajs (seed ${SEED})`, () => {
     }
     expect(failures).toEqual([]);
     expect(records).toBeGreaterThan(20_000);
+    // The generator really produced every feature the cross-check is meant to cover.
+    for (const feature of [
+      'transactional',
+      'idempotent',
+      'over 50 records',
+      'null key',
+      'empty key',
+      'null value',
+      'empty value',
+      'value >= 8 KiB',
+      'negative delta',
+      'delta beyond int32',
+      'non-ASCII header key',
+      'repeated header key',
+    ]) {
+      expect(seen.get(feature) ?? 0, feature).toBeGreaterThan(20);
+    }
   });
 
   it('uncompressed, with what kafkajs cannot encode (null header values, LogAppendTime, control): kafkajs decodes ours', async () => {
