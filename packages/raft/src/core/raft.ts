@@ -270,7 +270,7 @@ export class Raft {
     this.reset(this.term + 1);
     this.vote = this.id;
     this.role = 'Candidate';
-    this.logger.info('raft: became candidate', { id: this.id, term: this.term });
+    this.logger.info('raft: became candidate', { id: this.id, term: this.term, timeoutTicks: this.randomizedElectionTimeout });
   }
 
   private becomeLeader(): void {

@@ -49,6 +49,8 @@ export class SimNode {
   pending: { rd: Ready; doneAt: number } | undefined = undefined;
   incarnation = 0;
   readsWaiting: ReadState[] = [];
+  /** A paused process (GC pause, SIGSTOP) neither ticks nor handles anything until this tick. */
+  pausedUntil = 0;
 
   constructor(
     readonly id: NodeId,
@@ -169,8 +171,12 @@ export class SimCluster {
     if (r.role === 'Leader') c.observeLeader(n.id, r.term, (i) => r.log.term(i), r.log.firstIndex());
   }
 
+  paused(n: SimNode): boolean {
+    return n.pausedUntil > this.now;
+  }
+
   tickNode(n: SimNode): void {
-    if (n.raw === undefined) return;
+    if (n.raw === undefined || this.paused(n)) return;
     n.raw.tick();
     this.observe(n);
   }
@@ -178,6 +184,11 @@ export class SimCluster {
   deliver(m: RaftMessage): void {
     const n = this.nodes.get(m.to);
     if (n === undefined || n.raw === undefined) return;
+    if (this.paused(n)) {
+      // The message waits in the socket buffer until the process runs again.
+      this.net.requeue(m, n.pausedUntil);
+      return;
+    }
     this.opts.trace?.add({ t: this.now, node: m.to, msg: m, dir: 'deliver' });
     this.opts.onDeliver?.(m);
     n.raw.step(m);
@@ -186,7 +197,7 @@ export class SimCluster {
 
   /** Takes a Ready if the node has one and none is in flight. */
   private collect(n: SimNode): boolean {
-    if (n.raw === undefined || n.pending !== undefined || !n.raw.hasReady()) return false;
+    if (n.raw === undefined || n.pending !== undefined || this.paused(n) || !n.raw.hasReady()) return false;
     const rd = n.raw.ready();
     const delay = this.persistDelayMaxTicks > 0 && (rd.mustSync || rd.snapshot !== undefined) ? this.rng.int(this.persistDelayMaxTicks + 1) : 0;
     n.pending = { rd, doneAt: this.now + delay };
@@ -286,7 +297,7 @@ export class SimCluster {
     for (let round = 0; round < this.maxRoundsPerTick; round++) {
       let moved = false;
       for (const n of this.nodes.values()) {
-        if (n.pending !== undefined && n.pending.doneAt <= this.now && n.raw !== undefined) {
+        if (n.pending !== undefined && n.pending.doneAt <= this.now && n.raw !== undefined && !this.paused(n)) {
           this.complete(n);
           moved = true;
         }

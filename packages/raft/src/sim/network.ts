@@ -93,6 +93,11 @@ export class SimNetwork {
     return f.maxDelayTicks <= f.minDelayTicks ? f.minDelayTicks : this.rng.intBetween(f.minDelayTicks, f.maxDelayTicks);
   }
 
+  /** Puts a message back to be delivered at `deliverAt` (its receiver is paused). */
+  requeue(m: RaftMessage, deliverAt: number): void {
+    this.push(m, deliverAt);
+  }
+
   /** Drops everything in flight to or from `id` (a crashed node's sockets close). */
   dropFor(id: NodeId): void {
     const keep = this.heap.filter((x) => x.msg.to !== id);

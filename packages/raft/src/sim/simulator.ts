@@ -36,6 +36,7 @@ export interface SwarmParams {
   readonly readPerMille: number;
   readonly crashPerMille: number;
   readonly restartPerMille: number;
+  readonly pausePerMille: number;
   readonly partitionPerMille: number;
   readonly healPerMille: number;
   readonly confChangePerMille: number;
@@ -93,13 +94,14 @@ export function drawParams(rng: Rng): SwarmParams {
     readPerMille: on(2) ? rng.intBetween(20, 400) : 0,
     crashPerMille: on(2) ? rng.intBetween(2, 40) : 0,
     restartPerMille: rng.intBetween(20, 500),
+    pausePerMille: on(1) ? rng.intBetween(2, 30) : 0,
     partitionPerMille: on(2) ? rng.intBetween(2, 40) : 0,
     healPerMille: rng.intBetween(10, 100),
     confChangePerMille: on(1) ? rng.intBetween(5, 40) : 0,
     transferPerMille: on(1) ? rng.intBetween(5, 40) : 0,
     snapshotEveryEntries: rng.pick([0, 5, 20, 100]),
     faultTicks: 300,
-    healTicks: 600,
+    healTicks: 1000,
   };
 }
 
@@ -159,8 +161,9 @@ export function runSeed(opts: SimOptions): SimResult {
     const ok = [...c.nodes.values()].filter(pred);
     return ok.length === 0 ? undefined : rng.pick(ok);
   };
-  const upLeader = (): SimNode | undefined => pickNode((n) => n.raw !== undefined && n.raw.raft.role === 'Leader');
-  const clientTarget = (): SimNode | undefined => (rng.chance(4, 5) ? upLeader() : undefined) ?? pickNode((n) => n.up);
+  // Clients and operators reach only running processes.
+  const upLeader = (): SimNode | undefined => pickNode((n) => n.raw !== undefined && !c.paused(n) && n.raw.raft.role === 'Leader');
+  const clientTarget = (): SimNode | undefined => (rng.chance(4, 5) ? upLeader() : undefined) ?? pickNode((n) => n.up && !c.paused(n));
 
   const faultEvents = (): void => {
     if (rng.chance(params.proposePerMille, 1000)) {
@@ -183,6 +186,14 @@ export function runSeed(opts: SimOptions): SimResult {
     if (params.crashPerMille > 0 && rng.chance(params.crashPerMille, 1000)) {
       const n = pickNode((x) => x.up);
       if (n !== undefined) c.crash(n);
+    }
+    if (params.pausePerMille > 0 && rng.chance(params.pausePerMille, 1000)) {
+      // A process pause (GC, SIGSTOP): a paused leader wakes up still believing it leads.
+      const n = pickNode((x) => x.up && !c.paused(x));
+      if (n !== undefined) {
+        n.pausedUntil = c.now + rng.intBetween(1, 3 * params.electionTicks);
+        trace.note(c.now, n.id, `pause until t=${n.pausedUntil}`);
+      }
     }
     if (rng.chance(params.restartPerMille, 1000)) {
       const n = pickNode((x) => !x.up);
@@ -285,8 +296,14 @@ export function runSeed(opts: SimOptions): SimResult {
     phase = 'heal';
     trace.note(c.now, 0, '--- heal: all links and nodes back, faults off ---');
     c.net.healPartitions();
-    c.net.faults = { dropPerMille: 0, dupPerMille: 0, minDelayTicks: 0, maxDelayTicks: Math.min(2, params.maxDelayTicks) };
-    for (const n of c.nodes.values()) if (!n.up) c.start(n);
+    // A healthy network: delays well below the election timeout. (With delays
+    // near the timeout, randomized elections can take very long to settle
+    // without PreVote: a node that cannot win keeps bumping its term.)
+    c.net.faults = { dropPerMille: 0, dupPerMille: 0, minDelayTicks: 0, maxDelayTicks: Math.min(1, params.maxDelayTicks) };
+    for (const n of c.nodes.values()) {
+      if (!n.up) c.start(n);
+      n.pausedUntil = 0;
+    }
     let done = false;
     for (let t = 0; t < params.healTicks; t++) {
       c.tick();
