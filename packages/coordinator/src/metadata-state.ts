@@ -279,9 +279,25 @@ function setFenced(state: MetadataState, cmd: FenceBroker | UnfenceBroker, fence
   const broker = state.brokers.get(cmd.brokerId);
   assert(broker !== undefined, 'checked above');
   if (broker.fenced === fenced) return fail('INVALID_REQUEST', `broker ${cmd.brokerId} is already ${fenced ? 'fenced' : 'unfenced'}`);
+  if (!fenced) {
+    // A fenced broker still listed as a leader (it was fenced, or restarted as
+    // a new incarnation, while leading) must lose that leadership before it is
+    // unfenced. Every return to leadership then goes through ElectLeader with a
+    // new leader epoch, so followers see the change and truncate by epoch
+    // instead of trusting a leader that may have lost its log's tail.
+    const led = firstPartitionLedBy(state, cmd.brokerId);
+    if (led !== null) return fail('INVALID_REQUEST', `broker ${cmd.brokerId} still leads ${led}; move its leadership before unfencing it`);
+  }
   const brokers = new Map(state.brokers);
   brokers.set(cmd.brokerId, { ...broker, fenced });
   return ok({ state: { ...state, brokers }, output: { kind: cmd.kind }, changes: { ...NO_CHANGES, brokers: [cmd.brokerId] }, changed: true });
+}
+
+function firstPartitionLedBy(state: MetadataState, brokerId: number): string | null {
+  for (const topic of state.topics.values()) {
+    for (const p of topic.partitions) if (p.leader === brokerId) return `${topic.name}-${p.partition}`;
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------- topics

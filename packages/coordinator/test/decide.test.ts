@@ -100,12 +100,29 @@ describe('decide', () => {
     // Broker 1 heartbeats again: unfenced, then it leads again cleanly.
     const back = recordHeartbeat(offline, sessions, { brokerId: 1, brokerEpoch: epochOf(state, 1), wantFence: false }, 3);
     if (!back.ok) throw new Error('heartbeat');
-    const recover = decide({ metadata: offline, brokerSessions: back.value.sessions, nowMs: 3, sessionTimeoutMs: TIMEOUT });
-    expect(recover).toEqual([
-      { kind: 'UnfenceBroker', brokerId: 1, brokerEpoch: epochOf(state, 1) },
-      { kind: 'ElectLeader', topicId: tid(1), partition: 0, leader: 1, isr: [1], partitionEpoch: 2, unclean: false },
-    ]);
-    expect(partition(applyAll(offline, recover), 't', 0)).toMatchObject({ leader: 1, leaderEpoch: 2 });
+    // Two rounds: unfenced first (it counts as fenced for that round), then elected.
+    const round1 = decide({ metadata: offline, brokerSessions: back.value.sessions, nowMs: 3, sessionTimeoutMs: TIMEOUT });
+    expect(round1).toEqual([{ kind: 'UnfenceBroker', brokerId: 1, brokerEpoch: epochOf(state, 1) }]);
+    const unfenced = applyAll(offline, round1);
+    const round2 = decide({ metadata: unfenced, brokerSessions: back.value.sessions, nowMs: 3, sessionTimeoutMs: TIMEOUT });
+    expect(round2).toEqual([{ kind: 'ElectLeader', topicId: tid(1), partition: 0, leader: 1, isr: [1], partitionEpoch: 2, unclean: false }]);
+    expect(partition(applyAll(unfenced, round2), 't', 0)).toMatchObject({ leader: 1, leaderEpoch: 2 });
+  });
+
+  it('moves leadership off a restarted broker (new incarnation) before unfencing it, even if it already heartbeats', () => {
+    let state = topicState();
+    state = must(state, register(1, 'inc-1-restarted')).state;
+    // The new incarnation heartbeats before the controller runs.
+    const hb = recordHeartbeat(state, seedSessions(state, 0), { brokerId: 1, brokerEpoch: epochOf(state, 1), wantFence: false }, 1);
+    if (!hb.ok) throw new Error('heartbeat');
+    const commands = decide({ metadata: state, brokerSessions: hb.value.sessions, nowMs: 1, sessionTimeoutMs: TIMEOUT });
+    expect(commands.map((c) => c.kind)).toEqual(['ElectLeader', 'ShrinkIsr', 'ShrinkIsr', 'UnfenceBroker']);
+    const after = applyAll(state, commands);
+    expect(after.brokers.get(1)?.fenced).toBe(false);
+    expect(partition(after, 't', 0)).toMatchObject({ leader: 2, leaderEpoch: 1, isr: [2, 3] });
+    // Had the elections failed (a concurrent change), apply would refuse the unfence.
+    const unfence = commands[commands.length - 1] as MetadataCommand;
+    expect(applyCommand(state, unfence).result).toMatchObject({ ok: false, error: { code: 'INVALID_REQUEST' } });
   });
 
   it('elects a live out-of-ISR replica when the topic opted into unclean election', () => {
@@ -295,6 +312,11 @@ function runSeed(seed: number): void {
 function checkTransition(before: MetadataState, after: MetadataState, command: MetadataCommand): void {
   const problems = checkInvariants(after);
   check(problems.length === 0, () => `after ${command.kind}: ${problems.join('; ')}`);
+  if (command.kind === 'UnfenceBroker') {
+    for (const topic of after.topics.values()) {
+      for (const p of topic.partitions) check(p.leader !== command.brokerId, () => `unfenced broker ${command.brokerId} still leads ${topic.name}-${p.partition}`);
+    }
+  }
   check(after.version === before.version + 1 || after === before, () => `version ${before.version} -> ${after.version}`);
   for (const [name, topic] of after.topics) {
     const old = before.topics.get(name);

@@ -69,6 +69,15 @@ describe('FenceBroker / UnfenceBroker', () => {
     const fenced = must(state, { kind: 'FenceBroker', brokerId: 2, brokerEpoch: epochOf(state, 2) }).state;
     rejected(fenced, { kind: 'FenceBroker', brokerId: 2, brokerEpoch: epochOf(state, 2) }, 'INVALID_REQUEST');
   });
+
+  it('refuses to unfence a broker that still leads a partition', () => {
+    let state = withTopic(cluster(3));
+    state = must(state, { kind: 'FenceBroker', brokerId: 1, brokerEpoch: epochOf(state, 1) }).state;
+    expect(rejected(state, { kind: 'UnfenceBroker', brokerId: 1, brokerEpoch: epochOf(state, 1) }, 'INVALID_REQUEST')).toMatch(/still leads t-0/);
+    const p = partition(state, 't', 0);
+    state = must(state, { kind: 'ElectLeader', topicId: p.topicId, partition: 0, leader: 2, isr: [2, 3], partitionEpoch: p.partitionEpoch, unclean: false }).state;
+    expect(must(state, { kind: 'UnfenceBroker', brokerId: 1, brokerEpoch: epochOf(state, 1) }).state.brokers.get(1)?.fenced).toBe(false);
+  });
 });
 
 describe('CreateTopic', () => {

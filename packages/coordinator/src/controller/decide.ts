@@ -8,8 +8,7 @@
  * What it decides, in this order (Kafka's ReplicationControlManager and
  * BrokerHeartbeatManager):
  * 1. Broker fencing: an unfenced broker whose session expired (or that asked
- *    to be fenced) is fenced; a fenced broker with a live session that no
- *    longer asks to be fenced is unfenced.
+ *    to be fenced) is fenced.
  * 2. For every partition whose leader is fenced, or that is offline: a new
  *    leader from the ISR minus fenced brokers, first in replica order (the
  *    preferred order). The leader epoch is bumped by apply. With no eligible
@@ -19,13 +18,21 @@
  * 3. For a partition with a live leader: fenced followers leave the ISR
  *    (ShrinkIsr); with preferredLeaderElection, leadership moves back to the
  *    first replica when it is live and in sync.
+ * 4. Unfencing, last: a fenced broker with a live session that no longer asks
+ *    to be fenced is unfenced. It still counts as fenced for this round's
+ *    partition decisions, so its old leaderships move first (apply refuses to
+ *    unfence a broker that still leads anything), and it can lead again only
+ *    through a later election with a new leader epoch. A restarted broker
+ *    (new incarnation, registered fenced) thus never keeps its old epochs.
  *
  * Each partition command carries the partition epoch it was decided on, so a
  * decision that raced with another change (or was proposed twice) is
- * rejected by apply and changes nothing. Commands come out broker commands
- * first, then partitions by topic name and index, at most maxCommands (the
- * rest come next time: decide is called again after they apply).
+ * rejected by apply and changes nothing. Commands come out fences first,
+ * then partitions by topic name and index, then unfences, at most
+ * maxCommands (the rest come next time: decide is called again after they
+ * apply). A broker coming back takes two rounds: unfenced, then elected.
  */
+import { assert } from '@fjord/protocol';
 import { NO_LEADER, type ElectLeader, type MetadataCommand, type ShrinkIsr } from '../metadata-command.js';
 import { allowsUncleanElection, type MetadataState, type PartitionState, type TopicState } from '../metadata-state.js';
 import { isSessionAlive, type BrokerSessions } from './sessions.js';
@@ -45,10 +52,13 @@ export interface DecideInput {
 export function decide(input: DecideInput): MetadataCommand[] {
   const { metadata, brokerSessions, nowMs, sessionTimeoutMs } = input;
   const maxCommands = input.maxCommands ?? DEFAULT_MAX_COMMANDS_PER_DECISION;
-  const commands: MetadataCommand[] = [];
 
-  // 1. Broker fencing. `fenced` becomes the fenced set as it will be once the
-  // broker commands apply; partition decisions below use it.
+  assert(Number.isSafeInteger(maxCommands) && maxCommands >= 1, 'maxCommands must be >= 1');
+  const commands: MetadataCommand[] = [];
+  const unfences: MetadataCommand[] = [];
+
+  // 1 and 4. Broker fencing. `fenced` is the set partition decisions use: the
+  // fenced brokers, plus those fenced now; those unfenced now stay in it.
   const fenced = new Set<number>();
   for (const broker of [...metadata.brokers.values()].sort((a, b) => a.brokerId - b.brokerId)) {
     const session = brokerSessions.get(broker.brokerId);
@@ -57,9 +67,8 @@ export function decide(input: DecideInput): MetadataCommand[] {
     if (!broker.fenced && (!alive || wantsFence)) {
       commands.push({ kind: 'FenceBroker', brokerId: broker.brokerId, brokerEpoch: broker.brokerEpoch });
       fenced.add(broker.brokerId);
-    } else if (broker.fenced && alive && !wantsFence) {
-      commands.push({ kind: 'UnfenceBroker', brokerId: broker.brokerId, brokerEpoch: broker.brokerEpoch });
     } else if (broker.fenced) {
+      if (alive && !wantsFence) unfences.push({ kind: 'UnfenceBroker', brokerId: broker.brokerId, brokerEpoch: broker.brokerEpoch });
       fenced.add(broker.brokerId);
     }
   }
@@ -77,7 +86,7 @@ export function decide(input: DecideInput): MetadataCommand[] {
       if (commands.length >= maxCommands) return commands;
     }
   }
-  return commands;
+  return [...commands, ...unfences].slice(0, maxCommands);
 }
 
 /** The command one partition needs, or null. Exported for the admin election planner and tests. */
