@@ -313,13 +313,19 @@ export interface DecodeOptions {
   maxDecompressedBytes?: number;
 }
 
+/** A Buffer view of the same bytes (gRPC and others may hand over a plain Uint8Array). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /**
  * Decodes one whole batch (validating it first: length, magic, CRC, counts).
  * Record keys and values are views into `buf` (or the decompressed copy).
  * Malformed input of any kind is a FjordError (CORRUPT_MESSAGE,
  * MESSAGE_TOO_LARGE or UNSUPPORTED_COMPRESSION_TYPE), never another exception.
  */
-export async function decodeRecordBatch(buf: Buffer, options: DecodeOptions = {}): Promise<DecodedBatch> {
+export async function decodeRecordBatch(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedBatch> {
+  const buf = asBuffer(bytes);
   const { header, sizeBytes } = checkBatch(buf, 0, buf.length, {
     maxBatchBytes: options.maxBatchBytes ?? MAX_BATCH_BYTES,
     requireDenseOffsets: false,
@@ -344,7 +350,8 @@ async function decodeChecked(buf: Buffer, header: BatchHeader, options: DecodeOp
 }
 
 /** Splits a buffer of back-to-back batches (as a fetch returns) and decodes each. */
-export async function decodeRecordBatches(buf: Buffer, options: DecodeOptions = {}): Promise<DecodedBatch[]> {
+export async function decodeRecordBatches(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedBatch[]> {
+  const buf = asBuffer(bytes);
   const out: DecodedBatch[] = [];
   let pos = 0;
   while (pos < buf.length) {

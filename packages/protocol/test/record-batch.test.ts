@@ -112,4 +112,15 @@ describe('record batch contract', () => {
       if (compression !== 'none') expect(bytes.length).toBeLessThan(3000 * 1024);
     });
   }
+
+  it('decodes from a plain Uint8Array view as from a Buffer', async () => {
+    const bytes = encodeRecordBatchSync({ records: [{ key: v('k'), value: v('v'), headers: [{ key: 'hé', value: v('x') }], timestamp: 1 }] });
+    const backing = new Uint8Array(bytes.length + 10);
+    backing.set(bytes, 5);
+    const view = new Uint8Array(backing.buffer, 5, bytes.length);
+    const decoded = await decodeRecordBatch(view);
+    expect(decoded.records[0]?.headers).toEqual([{ key: 'hé', value: v('x') }]);
+    expect(Buffer.isBuffer(decoded.records[0]?.value)).toBe(true);
+    expect((await decodeRecordBatches(view)).length).toBe(1);
+  });
 });
