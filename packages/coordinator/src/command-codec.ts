@@ -17,6 +17,7 @@ import {
   NO_LEADER,
   TOPIC_ID_PATTERN,
   type Endpoint,
+  type IsrMember,
   type MetadataCommand,
 } from './metadata-command.js';
 import {
@@ -86,6 +87,13 @@ function assignment(v: unknown, path: string): number[][] {
   return readArray(v, path, L.maxPartitionsPerTopic).map((r, i) => brokerList(r, `${path}[${i}]`));
 }
 
+function isrMembers(v: unknown, path: string): IsrMember[] {
+  return readArray(v, path, L.maxReplicationFactor).map((m, i) => {
+    const o = readObject(m, `${path}[${i}]`, ['brokerId', 'brokerEpoch']);
+    return { brokerId: brokerId(o['brokerId'], `${path}[${i}].brokerId`), brokerEpoch: brokerEpoch(o['brokerEpoch'], `${path}[${i}].brokerEpoch`) };
+  });
+}
+
 function endpoint(v: unknown, path: string): Endpoint {
   const o = readObject(v, path, ['name', 'host', 'port']);
   return {
@@ -147,7 +155,7 @@ function readCommand(value: unknown): MetadataCommand {
         partition: partitionIndex(o['partition'], `${p}.partition`),
         leaderEpoch: epoch(o['leaderEpoch'], `${p}.leaderEpoch`),
         partitionEpoch: epoch(o['partitionEpoch'], `${p}.partitionEpoch`),
-        isr: brokerList(o['isr'], `${p}.isr`),
+        isr: isrMembers(o['isr'], `${p}.isr`),
       };
     case 'ElectLeader':
       fields(o, p, ['topicId', 'partition', 'leader', 'isr', 'partitionEpoch', 'unclean']);

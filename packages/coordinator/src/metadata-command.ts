@@ -103,7 +103,18 @@ export interface CreatePartitions {
   readonly assignment: readonly (readonly number[])[];
 }
 
-/** A partition leader asks for a new ISR (Kafka's AlterPartition, KIP-497). */
+/**
+ * An ISR member as the leader saw it: the registration (broker epoch) it had
+ * when it fetched and caught up. If the broker restarted since, its epoch no
+ * longer matches and it cannot join (KIP-903: a restarted follower may have
+ * lost the tail the leader saw it fetch).
+ */
+export interface IsrMember {
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+}
+
+/** A partition leader asks for a new ISR (Kafka's AlterPartition, KIP-497, with KIP-903's member epochs). */
 export interface AlterPartition {
   readonly kind: 'AlterPartition';
   readonly brokerId: number;
@@ -112,7 +123,7 @@ export interface AlterPartition {
   readonly partition: number;
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
-  readonly isr: readonly number[];
+  readonly isr: readonly IsrMember[];
 }
 
 export interface ElectLeader {

@@ -418,19 +418,31 @@ function alterPartition(state: MetadataState, cmd: AlterPartition): Step {
   if (cmd.leaderEpoch < p.leaderEpoch) return fail('FENCED_LEADER_EPOCH', `${where}: leader epoch ${cmd.leaderEpoch} < ${p.leaderEpoch}`);
   if (cmd.leaderEpoch > p.leaderEpoch) return fail('UNKNOWN_LEADER_EPOCH', `${where}: leader epoch ${cmd.leaderEpoch} > ${p.leaderEpoch}`);
   if (cmd.brokerId !== p.leader) return fail('NOT_LEADER_OR_FOLLOWER', `${where}: broker ${cmd.brokerId} is not the leader (${p.leader})`);
+  // A fenced leader is about to lose its leadership; letting it shrink the ISR
+  // to itself first would turn a clean failover into an offline partition.
+  if (!isBrokerUnfenced(state, cmd.brokerId)) return fail('NOT_LEADER_OR_FOLLOWER', `${where}: leader ${cmd.brokerId} is fenced`);
   if (cmd.partitionEpoch !== p.partitionEpoch) {
     return fail('INVALID_UPDATE_VERSION', `${where}: partition epoch ${cmd.partitionEpoch} is not the current ${p.partitionEpoch}`);
   }
-  if (hasDuplicates(cmd.isr)) return fail('INVALID_REQUEST', `${where}: ISR ${JSON.stringify(cmd.isr)} has duplicates`);
-  if (!isSubset(cmd.isr, p.replicas)) return fail('INVALID_REQUEST', `${where}: ISR ${JSON.stringify(cmd.isr)} is not a subset of the replicas`);
-  if (!cmd.isr.includes(p.leader)) return fail('INVALID_REQUEST', `${where}: ISR ${JSON.stringify(cmd.isr)} must contain the leader ${p.leader}`);
-  // KIP-841: a fenced (or unregistered) broker may not join the ISR.
-  const ineligible = cmd.isr.find((id) => !p.isr.includes(id) && !isBrokerUnfenced(state, id));
-  if (ineligible !== undefined) return fail('INVALID_REQUEST', `${where}: broker ${ineligible} is fenced and cannot join the ISR`);
-  if (sameMembers(cmd.isr, p.isr)) {
+  const isr = cmd.isr.map((m) => m.brokerId);
+  const shown = JSON.stringify(isr);
+  if (hasDuplicates(isr)) return fail('INVALID_REQUEST', `${where}: ISR ${shown} has duplicates`);
+  if (!isSubset(isr, p.replicas)) return fail('INVALID_REQUEST', `${where}: ISR ${shown} is not a subset of the replicas`);
+  if (!isr.includes(p.leader)) return fail('INVALID_REQUEST', `${where}: ISR ${shown} must contain the leader ${p.leader}`);
+  for (const member of cmd.isr) {
+    if (p.isr.includes(member.brokerId)) continue;
+    // Joining members: unfenced (KIP-841) and still the registration the
+    // leader saw catch up (KIP-903).
+    const broker = state.brokers.get(member.brokerId);
+    if (broker === undefined || broker.fenced) return fail('INVALID_REQUEST', `${where}: broker ${member.brokerId} is fenced and cannot join the ISR`);
+    if (broker.brokerEpoch !== member.brokerEpoch) {
+      return fail('INVALID_REQUEST', `${where}: broker ${member.brokerId} epoch ${member.brokerEpoch} is not its current ${broker.brokerEpoch}; it restarted and cannot join the ISR`);
+    }
+  }
+  if (sameMembers(isr, p.isr)) {
     return ok({ state, output: { kind: 'AlterPartition', partition: p }, changes: NO_CHANGES, changed: false });
   }
-  const next: PartitionState = { ...p, isr: cmd.isr.slice(), partitionEpoch: p.partitionEpoch + 1 };
+  const next: PartitionState = { ...p, isr, partitionEpoch: p.partitionEpoch + 1 };
   return ok({
     state: withPartition(state, topic, next),
     output: { kind: 'AlterPartition', partition: next },

@@ -49,7 +49,7 @@ function randomCommand(rng: Rng, state: MetadataState): MetadataCommand {
     case 5:
       return { kind: 'CreatePartitions', topicId, assignment: Array.from({ length: rng.int(3) }, () => ids(rng, 3)) };
     case 6:
-      return { kind: 'AlterPartition', brokerId: p !== undefined && rng.chance(2, 3) ? Math.max(0, p.leader) : brokerId, brokerEpoch, topicId, partition, leaderEpoch: p !== undefined && rng.chance(3, 4) ? p.leaderEpoch : rng.int(5), partitionEpoch, isr: isr() };
+      return { kind: 'AlterPartition', brokerId: p !== undefined && rng.chance(2, 3) ? Math.max(0, p.leader) : brokerId, brokerEpoch, topicId, partition, leaderEpoch: p !== undefined && rng.chance(3, 4) ? p.leaderEpoch : rng.int(5), partitionEpoch, isr: isr().map((id) => ({ brokerId: id, brokerEpoch: rng.chance(9, 10) ? (state.brokers.get(id)?.brokerEpoch ?? 0) : rng.int(50) })) };
     case 7:
       return { kind: 'ElectLeader', topicId, partition, leader: rng.chance(1, 4) ? NO_LEADER : rng.int(6), isr: isr(), partitionEpoch, unclean: rng.chance(1, 3) };
     case 8:

@@ -14,7 +14,7 @@ import { newTopicId } from '../src/controller/topic-id.js';
 import { NO_LEADER, type MetadataCommand } from '../src/metadata-command.js';
 import { allowsUncleanElection, applyCommand, type MetadataState } from '../src/metadata-state.js';
 import { checkInvariants } from '../src/metadata-snapshot.js';
-import { cluster, epochOf, must, partition, register, tid } from './helpers.js';
+import { cluster, epochOf, members, must, partition, register, tid } from './helpers.js';
 
 const TIMEOUT = 9_000;
 
@@ -86,7 +86,7 @@ describe('decide', () => {
 
   it('takes a partition offline when no ISR member is left, keeping the last ISR', () => {
     let state = topicState({}, [[1, 2]]);
-    state = must(state, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId: tid(1), partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [1] }).state;
+    state = must(state, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId: tid(1), partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: members(state, [1]) }).state;
     const sessions = sessionsAt(state, 0, [1]);
     const commands = decide({ metadata: state, brokerSessions: sessions, nowMs: 1, sessionTimeoutMs: TIMEOUT });
     expect(commands).toEqual([
@@ -127,7 +127,7 @@ describe('decide', () => {
 
   it('elects a live out-of-ISR replica when the topic opted into unclean election', () => {
     let state = topicState({ 'unclean.leader.election.enable': 'true' }, [[1, 2]]);
-    state = must(state, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId: tid(1), partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [1] }).state;
+    state = must(state, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId: tid(1), partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: members(state, [1]) }).state;
     const commands = decide({ metadata: state, brokerSessions: sessionsAt(state, 0, [1]), nowMs: 1, sessionTimeoutMs: TIMEOUT });
     expect(commands[1]).toEqual({ kind: 'ElectLeader', topicId: tid(1), partition: 0, leader: 2, isr: [2], partitionEpoch: 1, unclean: true });
     expect(partition(applyAll(state, commands), 't', 0)).toMatchObject({ leader: 2, isr: [2], leaderEpoch: 1 });
@@ -274,7 +274,7 @@ function runSeed(seed: number): void {
         if (leader === undefined) continue;
         const candidate = rng.pick(p.replicas);
         const isr = p.isr.includes(candidate) ? (candidate === p.leader ? p.isr : p.isr.filter((b) => b !== candidate)) : [...p.isr, candidate];
-        step({ kind: 'AlterPartition', brokerId: p.leader, brokerEpoch: leader.brokerEpoch, topicId: topic.topicId, partition: p.partition, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, isr });
+        step({ kind: 'AlterPartition', brokerId: p.leader, brokerEpoch: leader.brokerEpoch, topicId: topic.topicId, partition: p.partition, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch, isr: members(state, isr) });
       }
     }
     // Garbage elections: apply must refuse anything unsafe.

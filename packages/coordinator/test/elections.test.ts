@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { planElections } from '../src/controller/elections.js';
 import { applyCommand, type MetadataState } from '../src/metadata-state.js';
-import { cluster, epochOf, must, partition, tid } from './helpers.js';
+import { cluster, epochOf, members, must, partition, tid } from './helpers.js';
 
 function setup(configs: Record<string, string> = {}): MetadataState {
   let state = must(cluster(3), { kind: 'CreateTopic', name: 't', topicId: tid(1), assignment: [[1, 2, 3], [2, 3, 1]], configs }).state;
@@ -37,7 +37,7 @@ describe('planElections: unclean', () => {
   const offline = (configs: Record<string, string>): MetadataState => {
     let state = setup(configs);
     // Partition 1: ISR shrinks to its leader 2, then 2 is fenced and the partition goes offline.
-    state = must(state, { kind: 'AlterPartition', brokerId: 2, brokerEpoch: epochOf(state, 2), topicId: tid(1), partition: 1, leaderEpoch: 0, partitionEpoch: 0, isr: [2] }).state;
+    state = must(state, { kind: 'AlterPartition', brokerId: 2, brokerEpoch: epochOf(state, 2), topicId: tid(1), partition: 1, leaderEpoch: 0, partitionEpoch: 0, isr: members(state, [2]) }).state;
     state = must(state, { kind: 'FenceBroker', brokerId: 2, brokerEpoch: epochOf(state, 2) }).state;
     state = must(state, { kind: 'ElectLeader', topicId: tid(1), partition: 1, leader: -1, isr: [2], partitionEpoch: 1, unclean: false }).state;
     return state;

@@ -55,3 +55,8 @@ export function partition(state: MetadataState, topic: string, p: number): { top
   if (t === undefined || part === undefined) throw new Error(`no ${topic}-${p}`);
   return { topicId: t.topicId, ...part };
 }
+
+/** ISR members with their current broker epochs (what a leader sends in AlterPartition). */
+export function members(state: MetadataState, ids: readonly number[]): { brokerId: number; brokerEpoch: number }[] {
+  return ids.map((brokerId) => ({ brokerId, brokerEpoch: state.brokers.get(brokerId)?.brokerEpoch ?? 0 }));
+}

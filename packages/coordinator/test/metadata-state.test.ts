@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EMPTY_METADATA, applyCommand, type MetadataState } from '../src/metadata-state.js';
 import { NO_LEADER, type MetadataCommand } from '../src/metadata-command.js';
 import { checkInvariants } from '../src/metadata-snapshot.js';
-import { cluster, epochOf, must, partition, register, rejected, tid } from './helpers.js';
+import { cluster, epochOf, members, must, partition, register, rejected, tid } from './helpers.js';
 
 function withTopic(state: MetadataState, name = 't', assignment: number[][] = [[1, 2, 3], [2, 3, 1]], configs: Record<string, string> = {}): MetadataState {
   return must(state, { kind: 'CreateTopic', name, topicId: tid(name.length * 7 + name.charCodeAt(0)), assignment, configs }).state;
@@ -36,7 +36,7 @@ describe('RegisterBroker', () => {
     expect(epochOf(state, 1)).toBe(state.version);
     expect(state.brokers.get(1)?.fenced).toBe(true);
     const p = partition(state, 't', 0);
-    rejected(state, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: oldEpoch, topicId: p.topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [1, 2] }, 'STALE_BROKER_EPOCH');
+    rejected(state, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: oldEpoch, topicId: p.topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: members(state, [1, 2]) }, 'STALE_BROKER_EPOCH');
     rejected(state, { kind: 'AllocateProducerIds', brokerId: 1, brokerEpoch: oldEpoch, count: 10 }, 'STALE_BROKER_EPOCH');
     rejected(state, { kind: 'FenceBroker', brokerId: 1, brokerEpoch: oldEpoch }, 'STALE_BROKER_EPOCH');
   });
@@ -163,23 +163,23 @@ describe('AlterPartition', () => {
   it('shrinks and expands the ISR, bumping only the partition epoch', () => {
     const { state, topicId } = setup();
     const alter = { kind: 'AlterPartition' as const, brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0 };
-    const shrunk = must(state, { ...alter, partitionEpoch: 0, isr: [1, 3] });
+    const shrunk = must(state, { ...alter, partitionEpoch: 0, isr: members(state, [1, 3]) });
     expect(shrunk.result.output).toMatchObject({ kind: 'AlterPartition', partition: { isr: [1, 3], leaderEpoch: 0, partitionEpoch: 1 } });
     expect(shrunk.result.changes.partitions).toEqual([{ topicId, partition: 0 }]);
-    const grown = must(shrunk.state, { ...alter, partitionEpoch: 1, isr: [1, 3, 2] });
+    const grown = must(shrunk.state, { ...alter, partitionEpoch: 1, isr: members(state, [1, 3, 2]) });
     expect(partition(grown.state, 't', 0)).toMatchObject({ isr: [1, 3, 2], partitionEpoch: 2, leaderEpoch: 0 });
   });
 
   it('answers an unchanged ISR without a new version', () => {
     const { state, topicId } = setup();
-    const same = applyCommand(state, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [3, 2, 1] });
+    const same = applyCommand(state, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: members(state, [3, 2, 1]) });
     expect(same.state).toBe(state);
     expect(same.result).toMatchObject({ ok: true, version: state.version });
   });
 
   it('rejects stale epochs, non-leaders and bad ISRs, in Kafka order', () => {
     const { state, topicId } = setup();
-    const good = { kind: 'AlterPartition' as const, brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [1, 2] };
+    const good = { kind: 'AlterPartition' as const, brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: members(state, [1, 2]) };
     const moved = must(state, { ...good }).state; // partitionEpoch is now 1
     rejected(moved, good, 'INVALID_UPDATE_VERSION');
     rejected(state, { ...good, brokerEpoch: 999 }, 'STALE_BROKER_EPOCH');
@@ -187,9 +187,9 @@ describe('AlterPartition', () => {
     rejected(state, { ...good, topicId: tid(4242) }, 'UNKNOWN_TOPIC_OR_PARTITION');
     rejected(state, { ...good, partition: 7 }, 'UNKNOWN_TOPIC_OR_PARTITION');
     rejected(state, { ...good, brokerId: 2, brokerEpoch: epochOf(state, 2) }, 'NOT_LEADER_OR_FOLLOWER');
-    rejected(state, { ...good, isr: [1, 1] }, 'INVALID_REQUEST');
-    rejected(state, { ...good, isr: [1, 4] }, 'INVALID_REQUEST');
-    rejected(state, { ...good, isr: [2, 3] }, 'INVALID_REQUEST');
+    rejected(state, { ...good, isr: members(state, [1, 1]) }, 'INVALID_REQUEST');
+    rejected(state, { ...good, isr: members(state, [1, 4]) }, 'INVALID_REQUEST');
+    rejected(state, { ...good, isr: members(state, [2, 3]) }, 'INVALID_REQUEST');
     rejected(state, { ...good, isr: [] }, 'INVALID_REQUEST');
     // A leader epoch older than the partition's is fenced; a newer one is unknown.
     const elected = must(state, { kind: 'ElectLeader', topicId, partition: 0, leader: 2, isr: [1, 2, 3], partitionEpoch: 0, unclean: false }).state;
@@ -197,14 +197,27 @@ describe('AlterPartition', () => {
     rejected(state, { ...good, leaderEpoch: 5 }, 'UNKNOWN_LEADER_EPOCH');
   });
 
-  it('refuses to add a fenced broker to the ISR (KIP-841) but lets one stay', () => {
+  it('refuses ISR changes from a fenced leader', () => {
     const { state, topicId } = setup();
-    const shrunk = must(state, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: [1, 2] }).state;
+    const fenced = must(state, { kind: 'FenceBroker', brokerId: 1, brokerEpoch: epochOf(state, 1) }).state;
+    rejected(fenced, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 0, isr: members(state, [1]) }, 'NOT_LEADER_OR_FOLLOWER');
+  });
+
+  it('refuses to add a fenced broker (KIP-841) or a restarted one (KIP-903), but lets a fenced one stay', () => {
+    const { state, topicId } = setup();
+    const alter = { kind: 'AlterPartition' as const, brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0 };
+    const shrunk = must(state, { ...alter, partitionEpoch: 0, isr: members(state, [1, 2]) }).state;
     const fenced = must(shrunk, { kind: 'FenceBroker', brokerId: 3, brokerEpoch: epochOf(state, 3) }).state;
-    rejected(fenced, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [1, 2, 3] }, 'INVALID_REQUEST');
+    rejected(fenced, { ...alter, partitionEpoch: 1, isr: members(state, [1, 2, 3]) }, 'INVALID_REQUEST');
+    // Broker 3 restarts (new epoch) and is unfenced; the leader saw the old incarnation catch up.
+    let restarted = must(shrunk, register(3, 'inc-3-b')).state;
+    restarted = must(restarted, { kind: 'UnfenceBroker', brokerId: 3, brokerEpoch: epochOf(restarted, 3) }).state;
+    expect(rejected(restarted, { ...alter, partitionEpoch: 1, isr: members(state, [1, 2, 3]) }, 'INVALID_REQUEST')).toMatch(/restarted/);
+    expect(partition(must(restarted, { ...alter, partitionEpoch: 1, isr: members(restarted, [1, 2, 3]) }).state, 't', 0).isr).toEqual([1, 2, 3]);
+    // A fenced member that is already in the ISR may stay.
     const f2 = must(fenced, { kind: 'FenceBroker', brokerId: 2, brokerEpoch: epochOf(state, 2) }).state;
-    const kept = must(f2, { kind: 'AlterPartition', brokerId: 1, brokerEpoch: epochOf(state, 1), topicId, partition: 0, leaderEpoch: 0, partitionEpoch: 1, isr: [1] });
-    expect(partition(kept.state, 't', 0).isr).toEqual([1]);
+    const kept = must(f2, { ...alter, partitionEpoch: 1, isr: members(state, [1, 2]) });
+    expect(partition(kept.state, 't', 0).isr).toEqual([1, 2]);
   });
 });
 
