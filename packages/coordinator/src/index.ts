@@ -7,6 +7,7 @@ export * from './command-codec.js';
 export * from './metadata-state.js';
 export * from './metadata-snapshot.js';
 export * from './metadata-watch.js';
+export * from './metadata-machine.js';
 export * from './wire.js';
 export * from './proto.js';
 export * from './config.js';
