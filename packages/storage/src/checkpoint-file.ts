@@ -21,7 +21,8 @@ export type CheckpointRead =
   | { kind: 'ok'; entries: string[] };
 
 /** fsync a directory so that creations, renames and unlinks in it are durable. */
-export function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string, durable: boolean): void {
+  if (!durable) return;
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
@@ -30,19 +31,23 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-export function writeCheckpointFile(dir: string, name: string, entries: readonly string[]): void {
+/**
+ * `durable: false` skips every fsync (etcd's --unsafe-no-fsync): only for tests
+ * and benchmarks that simulate process crashes, where the page cache survives.
+ */
+export function writeCheckpointFile(dir: string, name: string, entries: readonly string[], durable: boolean): void {
   const finalPath = path.join(dir, name);
   const tmpPath = finalPath + TMP_FILE_SUFFIX;
   const body = `${CHECKPOINT_VERSION}\n${entries.length}\n${entries.map((e) => e + '\n').join('')}`;
   const fd = fs.openSync(tmpPath, 'w');
   try {
     fs.writeFileSync(fd, body);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
   fs.renameSync(tmpPath, finalPath);
-  fsyncDir(dir);
+  fsyncDir(dir, durable);
 }
 
 export function readCheckpointFile(filePath: string): CheckpointRead {

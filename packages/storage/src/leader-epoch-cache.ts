@@ -24,16 +24,18 @@ export interface EpochEntry {
 export class LeaderEpochCache {
   private entries: EpochEntry[];
   private readonly dir: string;
+  private readonly durable: boolean;
 
-  private constructor(dir: string, entries: EpochEntry[]) {
+  private constructor(dir: string, entries: EpochEntry[], durable: boolean) {
     this.dir = dir;
+    this.durable = durable;
     this.entries = entries;
   }
 
   /** Loads the checkpoint; a missing one is empty. Returns null when the file is corrupt. */
-  static load(dir: string): LeaderEpochCache | null {
+  static load(dir: string, durable: boolean): LeaderEpochCache | null {
     const read = readCheckpointFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
-    if (read.kind === 'missing') return new LeaderEpochCache(dir, []);
+    if (read.kind === 'missing') return new LeaderEpochCache(dir, [], durable);
     if (read.kind === 'corrupt') return null;
     const entries: EpochEntry[] = [];
     for (const line of read.entries) {
@@ -46,12 +48,12 @@ export class LeaderEpochCache {
       if (prev !== undefined && (epoch <= prev.epoch || startOffset < prev.startOffset)) return null;
       entries.push({ epoch, startOffset });
     }
-    return new LeaderEpochCache(dir, entries);
+    return new LeaderEpochCache(dir, entries, durable);
   }
 
   /** A fresh, empty cache (its file is rewritten on the next change). */
-  static empty(dir: string): LeaderEpochCache {
-    return new LeaderEpochCache(dir, []);
+  static empty(dir: string, durable: boolean): LeaderEpochCache {
+    return new LeaderEpochCache(dir, [], durable);
   }
 
   all(): readonly EpochEntry[] {
@@ -125,7 +127,7 @@ export class LeaderEpochCache {
   }
 
   persist(): void {
-    writeCheckpointFile(this.dir, LEADER_EPOCH_CHECKPOINT_FILE, this.entries.map((e) => `${e.epoch} ${e.startOffset}`));
+    writeCheckpointFile(this.dir, LEADER_EPOCH_CHECKPOINT_FILE, this.entries.map((e) => `${e.epoch} ${e.startOffset}`), this.durable);
   }
 
   /** Removes the checkpoint file (tests). */

@@ -44,8 +44,9 @@ export interface LogOffsetsCheckpoint {
   recoveryPoint: number;
 }
 
-export function writeLogOffsetsCheckpoint(dir: string, offsets: LogOffsetsCheckpoint): void {
-  writeCheckpointFile(dir, LOG_OFFSETS_CHECKPOINT_FILE, [`logStartOffset ${offsets.logStartOffset}`, `recoveryPoint ${offsets.recoveryPoint}`]);
+export function writeLogOffsetsCheckpoint(dir: string, offsets: LogOffsetsCheckpoint, durable: boolean): void {
+  const entries = [`logStartOffset ${offsets.logStartOffset}`, `recoveryPoint ${offsets.recoveryPoint}`];
+  writeCheckpointFile(dir, LOG_OFFSETS_CHECKPOINT_FILE, entries, durable);
 }
 
 function readLogOffsetsCheckpoint(dir: string): LogOffsetsCheckpoint | 'missing' | 'corrupt' {
@@ -73,6 +74,7 @@ export function loadLog(options: {
   nowMs: number;
 }): LoadedLog {
   const { dir, config, ctx, logger, nowMs } = options;
+  const durable = ctx.durable;
   fs.mkdirSync(dir, { recursive: true });
   const logSizes = new Map<number, number>();
   const indexFiles: { name: string; baseOffset: number }[] = [];
@@ -96,10 +98,10 @@ export function loadLog(options: {
   if (clean) {
     // Remove the marker before anything is written: a crash from now on must look unclean.
     fs.rmSync(markerPath);
-    fsyncDir(dir);
+    fsyncDir(dir, durable);
   }
   const checkpoint = readLogOffsetsCheckpoint(dir);
-  let epochCache = LeaderEpochCache.load(dir);
+  let epochCache = LeaderEpochCache.load(dir, durable);
   let recoveryPoint = 0;
   let checkpointStart = 0;
   if (typeof checkpoint === 'object') {
@@ -112,7 +114,7 @@ export function loadLog(options: {
   if (epochCache === null) {
     // Rebuild the cache from the batches themselves: recover every segment.
     logger?.warn({ file: 'leader-epoch.checkpoint' }, 'corrupt leader epoch checkpoint, rebuilding it from the log');
-    epochCache = LeaderEpochCache.empty(dir);
+    epochCache = LeaderEpochCache.empty(dir, durable);
     clean = false;
     recoveryPoint = 0;
   }
@@ -121,7 +123,7 @@ export function loadLog(options: {
   const bases = [...logSizes.keys()].sort((a, b) => a - b);
   if (bases.length === 0) {
     segments.push(LogSegment.create(ctx, checkpointStart, nowMs));
-    fsyncDir(dir);
+    fsyncDir(dir, durable);
     clean = true;
   } else {
     for (const base of bases) segments.push(LogSegment.openExisting(ctx, base, logSizes.get(base) as number, nowMs));
@@ -205,6 +207,8 @@ export function loadLog(options: {
   assert(segments.active.offsetIndex.loaded, 'the active segment has its indexes in memory');
 
   const hadCleanShutdown = clean && truncatedBytes === 0;
-  writeLogOffsetsCheckpoint(dir, { logStartOffset, recoveryPoint });
+  if (typeof checkpoint !== 'object' || checkpoint.logStartOffset !== logStartOffset || checkpoint.recoveryPoint !== recoveryPoint) {
+    writeLogOffsetsCheckpoint(dir, { logStartOffset, recoveryPoint }, durable);
+  }
   return { segments, logStartOffset, recoveryPoint, logEndOffset, epochCache, hadCleanShutdown, truncatedBytes };
 }

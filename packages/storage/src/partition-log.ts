@@ -55,6 +55,11 @@ export interface PartitionLogOptions {
   partition?: number;
   /** Clock for segment.ms and flush.ms (tests inject one). */
   nowMs?: () => number;
+  /**
+   * Skip every fsync (etcd's --unsafe-no-fsync). Only for tests and benchmarks
+   * that simulate process crashes (the page cache survives), never in a broker.
+   */
+  unsafeNoFsync?: boolean;
 }
 
 export interface AppendResult {
@@ -142,6 +147,7 @@ export class PartitionLog {
       maxOffsetIndexEntries: maxOffsetIndexEntries(config),
       maxTimeIndexEntries: maxTimeIndexEntries(config),
       scratch: Buffer.allocUnsafe(SCAN_CHUNK_BYTES),
+      durable: options.unsafeNoFsync !== true,
     };
     const now = this.clock();
     const loaded = loadLog({ dir: options.dir, config, ctx: this.ctx, logger: this.logger, nowMs: now });
@@ -555,7 +561,7 @@ export class PartitionLog {
     this.guard('truncateFullyAndStartAt', () => {
       for (const s of this.segments.removeFrom(0)) s.deleteFiles();
       this.segments.push(LogSegment.create(this.ctx, target, this.clock()));
-      fsyncDir(this.dir);
+      fsyncDir(this.dir, this.ctx.durable);
       this.logStart = target;
       this.logEnd = target;
       this.recoveryPointValue = target;
@@ -639,7 +645,7 @@ export class PartitionLog {
       seg.flush();
     }
     if (this.dirDirty) {
-      fsyncDir(this.dir);
+      fsyncDir(this.dir, this.ctx.durable);
       this.dirDirty = false;
     }
     this.recoveryPointValue = this.logEnd;
@@ -649,7 +655,7 @@ export class PartitionLog {
   }
 
   private writeOffsetsCheckpoint(): void {
-    writeLogOffsetsCheckpoint(this.dir, { logStartOffset: this.logStart, recoveryPoint: this.recoveryPointValue });
+    writeLogOffsetsCheckpoint(this.dir, { logStartOffset: this.logStart, recoveryPoint: this.recoveryPointValue }, this.ctx.durable);
   }
 
   /** Flushes, writes the clean-shutdown marker (the next open scans nothing) and releases every file. */
@@ -660,7 +666,7 @@ export class PartitionLog {
       this.flushNow();
       const marker = path.join(this.dir, CLEAN_SHUTDOWN_FILE);
       fs.writeFileSync(marker, '');
-      fsyncDir(this.dir);
+      fsyncDir(this.dir, this.ctx.durable);
       for (const s of this.segments.all()) s.releaseResources();
     });
     this.closed = true;

@@ -38,6 +38,8 @@ export interface SegmentContext {
   readonly maxTimeIndexEntries: number;
   /** Scratch buffer for header scans, shared by one log's segments (all calls are synchronous). */
   readonly scratch: Buffer;
+  /** false only with PartitionLogOptions.unsafeNoFsync (tests of process crashes). */
+  readonly durable: boolean;
 }
 
 /** What the log needs to know about a batch, read from its header. */
@@ -115,8 +117,8 @@ export class LogSegment {
     this.ctx = ctx;
     this.baseOffset = baseOffset;
     this.logPath = path.join(ctx.dir, logFileName(baseOffset));
-    this.offsetIndex = new OffsetIndex({ path: path.join(ctx.dir, indexFileName(baseOffset)), baseOffset, maxEntries: ctx.maxOffsetIndexEntries });
-    this.timeIndex = new TimeIndex({ path: path.join(ctx.dir, timeIndexFileName(baseOffset)), baseOffset, maxEntries: ctx.maxTimeIndexEntries });
+    this.offsetIndex = new OffsetIndex({ path: path.join(ctx.dir, indexFileName(baseOffset)), baseOffset, maxEntries: ctx.maxOffsetIndexEntries, durable: ctx.durable });
+    this.timeIndex = new TimeIndex({ path: path.join(ctx.dir, timeIndexFileName(baseOffset)), baseOffset, maxEntries: ctx.maxTimeIndexEntries, durable: ctx.durable });
     this.sizeBytes = sizeBytes;
     this.nextOffset = baseOffset;
     this.offsetOfMaxTimestampSoFar = baseOffset;
@@ -451,7 +453,7 @@ export class LogSegment {
   /** fdatasync the log and fsync the indexes. */
   flush(): void {
     if (this.dirty) {
-      fs.fdatasyncSync(this.file());
+      if (this.ctx.durable) fs.fdatasyncSync(this.file());
       this.dirty = false;
     }
     this.offsetIndex.syncFile();

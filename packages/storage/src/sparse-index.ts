@@ -30,7 +30,10 @@ export abstract class SparseIndex {
   /** Entries were written since the last fsync of the file. */
   private unsynced = false;
 
-  constructor(options: { path: string; baseOffset: number; maxEntries: number }) {
+  private readonly durable: boolean;
+
+  constructor(options: { path: string; baseOffset: number; maxEntries: number; durable: boolean }) {
+    this.durable = options.durable;
     this.path = options.path;
     this.baseOffset = options.baseOffset;
     this.maxEntries = options.maxEntries;
@@ -211,7 +214,7 @@ export abstract class SparseIndex {
       this.fileNeedsTrim = false;
       this.unsynced = true;
       if (sync) {
-        fs.fsyncSync(fd);
+        if (this.durable) fs.fsyncSync(fd);
         this.unsynced = false;
       }
     } finally {
@@ -246,6 +249,7 @@ export abstract class SparseIndex {
       this.persist(true);
       return;
     }
+    if (!this.durable) return;
     let fd: number;
     try {
       fd = fs.openSync(this.path, 'r+');
