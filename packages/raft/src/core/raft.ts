@@ -357,9 +357,12 @@ export class Raft {
         this.becomeFollower(m.term, NO_NODE);
       }
     } else if (m.term < this.term) {
-      if ((this.checkQuorum || this.preVote) && (m.type === 'AppendEntries' || m.type === 'Heartbeat')) {
-        // A stale leader, perhaps cut off by CheckQuorum/PreVote from ever
-        // seeing our higher term through a vote: tell it (etcd raft.go).
+      if (m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot') {
+        // A stale leader: answer with our term (Raft figure 3.1, "reply false if
+        // term < currentTerm"), so it steps down. etcd answers only with
+        // CheckQuorum/PreVote and relies on vote requests otherwise, but a node
+        // whose (stale) configuration does not include the leader never sends
+        // it one: the simulator found that livelock (seed 217623).
         this.send({ type: 'AppendEntriesResponse', from: this.id, to: m.from, term: this.term, reject: true, index: 0, rejectHint: 0, hintTerm: 0 });
       } else if (m.type === 'RequestVote' && m.preVote) {
         this.send({ type: 'RequestVoteResponse', from: this.id, to: m.from, term: this.term, preVote: true, granted: false });

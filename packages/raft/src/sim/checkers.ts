@@ -35,7 +35,6 @@ export class SafetyChecker {
   private readonly durable = new Map<NodeId, HardState>();
   private readonly logKeys = new Map<number, Map<number, string>>();
   private readonly canonEntries = new Map<number, string>();
-  private readonly canonTerms = new Map<number, number>();
   /** The one history of writes, in apply order. */
   readonly canonWrites: number[] = [];
   private readonly canonWriteSet = new Set<number>();
@@ -59,18 +58,43 @@ export class SafetyChecker {
     this.seen.set(id, { term: st.term, commit: st.commit });
   }
 
-  /** A node is leader of `term`; `termAt` reads its log. Returns true the first time. */
+  /** Per term: the highest durable commit index (and its entry's term) of a node in that term. */
+  private readonly leaderCommits = new Map<number, { index: number; term: number }>();
+
+  /**
+   * A node in `term` durably recorded commit `index` (entry term `indexTerm`):
+   * that entry was committed by a leader of a term <= `term`. Only durable
+   * commits count: a lone leader commits on append, but if it crashes before
+   * persisting, that commit never existed for anyone.
+   */
+  observeDurableCommit(term: number, index: number, indexTerm: number | undefined): void {
+    if (indexTerm === undefined) return;
+    const prev = this.leaderCommits.get(term);
+    if (prev === undefined || index > prev.index) this.leaderCommits.set(term, { index, term: indexTerm });
+  }
+
+  /**
+   * A node is leader of `term`. Election safety: no other leader in `term`.
+   * Leader completeness (thesis §3.6.3): it holds every entry committed in
+   * earlier terms; checking the newest one suffices, by log matching.
+   * (A stale election in an old term may finish after a newer leader committed:
+   * that leader need not hold entries committed in later terms.)
+   */
   observeLeader(id: NodeId, term: number, termAt: (index: number) => number | undefined, firstIndex: number): void {
     const l = this.leaders.get(term);
     if (l === id) return;
     if (l !== undefined) this.fail(`two leaders in term ${term}: n${l} and n${id}`);
     this.leaders.set(term, id);
     this.elections++;
-    const a = this.maxAppliedIndex;
-    if (a === 0 || a < firstIndex - 1) return; // covered by its snapshot
-    const want = this.canonTerms.get(a);
-    const have = termAt(a);
-    if (have !== want) this.fail(`leader completeness: n${id} leads term ${term} without applied entry ${a} (term ${want}, has ${have})`);
+    let need: { index: number; term: number } | undefined;
+    for (const [t, c] of this.leaderCommits) {
+      if (t < term && (need === undefined || c.index > need.index)) need = c;
+    }
+    if (need === undefined || need.index === 0 || need.index < firstIndex - 1) return; // none, or covered by its snapshot
+    const have = termAt(need.index);
+    if (have !== need.term) {
+      this.fail(`leader completeness: n${id} leads term ${term} without committed entry ${need.index} (term ${need.term}, has ${have})`);
+    }
   }
 
   private readonly votesGranted = new Map<string, NodeId>();
@@ -121,7 +145,6 @@ export class SafetyChecker {
     const had = this.canonEntries.get(e.index);
     if (had === undefined) {
       this.canonEntries.set(e.index, s);
-      this.canonTerms.set(e.index, e.term);
       if (e.index > this.maxAppliedIndex) this.maxAppliedIndex = e.index;
     } else if (had !== s) {
       this.fail(`state machine safety: n${id} applied ${s} at ${e.index}, others applied ${had}`);

@@ -221,6 +221,7 @@ export class SimCluster {
     if (rd.hardState !== undefined) {
       n.store.setHardState(rd.hardState);
       c?.persistedHardState(n.id, rd.hardState);
+      c?.observeDurableCommit(rd.hardState.term, rd.hardState.commit, n.store.term(rd.hardState.commit));
     }
     // 2. Send.
     for (const m of rd.messages) {

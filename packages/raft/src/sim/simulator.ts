@@ -315,7 +315,7 @@ export function runSeed(opts: SimOptions): SimResult {
     if (!done) {
       const l = c.leader();
       const state = [...c.nodes.values()]
-        .map((n) => `n${n.id}:${n.raw?.raft.role ?? "down"}/t${n.raw?.raft.term ?? "-"}/c${n.raw?.raft.log.committed ?? "-"}/a${n.app.appliedIndex}/l${n.raw?.raft.log.lastIndex() ?? "-"}/v(${n.raw?.raft.conf.voters.join(",") ?? ""})`)
+        .map((n) => `n${n.id}:${n.raw?.raft.role ?? "down"}/t${n.raw?.raft.term ?? "-"}/c${n.raw?.raft.log.committed ?? "-"}/a${n.app.appliedIndex}/l${n.raw?.raft.log.lastIndex() ?? "-"}/v(${n.raw?.raft.conf.voters.join(",") ?? ""})/l(${n.raw?.raft.conf.learners.join(",") ?? ""})/ct${n.raw?.raft.log.term(n.raw.raft.log.committed) ?? "-"}`)
         .join(' ');
       throw new Violation(`liveness: no convergence ${params.healTicks} ticks after heal (leader ${l?.id ?? 'none'}; maxAcked ${checker.maxAckedIndex}; ${state})`);
     }
