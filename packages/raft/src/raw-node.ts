@@ -50,7 +50,7 @@ export interface Ready {
   /** Send after persisting. */
   readonly messages: readonly RaftMessage[];
   readonly readStates: readonly ReadState[];
-  /** True when term, vote or entries changed: the write must be fsynced before sending. */
+  /** True when term, vote, entries or the snapshot changed: the write must be fsynced before sending. */
   readonly mustSync: boolean;
 }
 
@@ -156,7 +156,7 @@ export class RawNode {
       committedEntries: r.log.nextCommittedEnts(r.maxCommittedBytesPerReady),
       messages: r.msgs,
       readStates: r.readStates,
-      mustSync: entries.length > 0 || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote,
+      mustSync: entries.length > 0 || r.log.unstable.snapshot !== undefined || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote,
     };
     r.msgs = [];
     r.readStates = [];

@@ -71,6 +71,18 @@ describe('bad input', () => {
     expect(f.raft.lead).toBe(3);
   });
 
+  it('answers a stale append with its term even without CheckQuorum or PreVote', () => {
+    // A node whose stale configuration excludes the leader never sends it a
+    // vote request; without this answer the two never meet (sim seed 217623).
+    const c = newCluster({ raft: { preVote: false, checkQuorum: false } });
+    elect(c, 1);
+    const f = raw(c.node(2));
+    f.step({ type: 'RequestVote', from: 3, to: 2, term: 7, preVote: false, lastLogIndex: 0, lastLogTerm: 0, leaderTransfer: false });
+    f.raft.msgs = [];
+    f.step({ type: 'AppendEntries', from: 1, to: 2, term: 1, prevLogIndex: 1, prevLogTerm: 1, entries: [], commit: 1 });
+    expect(f.raft.msgs).toEqual([expect.objectContaining({ type: 'AppendEntriesResponse', to: 1, term: 7 })]);
+  });
+
   it('clamps a heartbeat commit beyond the follower log', () => {
     const c = newCluster();
     elect(c, 1);

@@ -276,6 +276,26 @@ describe('snapshots', () => {
     expect(c.node(3).app.writes).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
 
+  it('reportSnapshot(failure) sends the follower back to probing', () => {
+    const c = newCluster({ snapshotEveryEntries: 3 });
+    elect(c, 1);
+    c.net.partition([3], [1, 2]);
+    for (let w = 1; w <= 10; w++) c.propose(c.node(1), w, 0);
+    c.pump();
+    c.net.healPartitions();
+    c.net.block(1, 3); // the snapshot will be lost
+    const l = raw(c.node(1));
+    l.raft.progress.get(3)!.becomeProbe();
+    l.raft.progress.get(3)!.recentActive = true;
+    l.step({ type: 'HeartbeatResponse', from: 3, to: 1, term: 1, readCtx: '' });
+    expect(l.status().progress.find((p) => p.id === 3)?.state).toBe('Snapshot');
+    l.reportSnapshot(3, false);
+    expect(l.status().progress.find((p) => p.id === 3)?.state).toBe('Probe');
+    c.net.healPartitions();
+    ticks(c, 5);
+    expect(c.node(3).app.writes).toHaveLength(10);
+  });
+
   it('a restarted node recovers from its snapshot plus log', () => {
     const c = newCluster({ snapshotEveryEntries: 4 });
     elect(c, 1);
