@@ -4,6 +4,7 @@
 export * from './result.js';
 export * from './metadata-command.js';
 export * from './command-codec.js';
+export * from './persistent-map.js';
 export * from './metadata-state.js';
 export * from './metadata-snapshot.js';
 export * from './metadata-watch.js';

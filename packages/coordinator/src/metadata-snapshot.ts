@@ -9,6 +9,7 @@
 import { fail, ok, type Result } from './result.js';
 import { METADATA_LIMITS as L, NO_LEADER, TOPIC_ID_PATTERN, type Endpoint } from './metadata-command.js';
 import type { BrokerState, MetadataState, PartitionState, TopicState } from './metadata-state.js';
+import { PersistentMap } from './persistent-map.js';
 import { ShapeError, readArray, readBoolean, readInt, readIntArray, readObject, readString, readStringMap } from './json-reader.js';
 
 export const SNAPSHOT_FORMAT_V1 = 1;
@@ -87,8 +88,8 @@ function readSnapshot(value: unknown): MetadataState {
     version: readInt(o['version'], 'snapshot.version', 0, Number.MAX_SAFE_INTEGER),
     nextProducerId: readInt(o['nextProducerId'], 'snapshot.nextProducerId', 0, Number.MAX_SAFE_INTEGER),
     brokers,
-    topics,
-    topicNamesById,
+    topics: PersistentMap.from(topics),
+    topicNamesById: PersistentMap.from(topicNamesById),
   };
 }
 

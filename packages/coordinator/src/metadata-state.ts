@@ -6,9 +6,9 @@
  * - The state is plain immutable data. `applyCommand` returns a new state that
  *   shares everything it did not touch; on an invalid command it returns the
  *   very same state object and a typed error (STYLE.md D: operating errors
- *   change nothing). Cost: a change copies the maps it touches (O(topics) for
- *   a topic map copy), which is fine at coordinator scale (thousands of
- *   topics), and buys trivially correct snapshots and "unchanged" checks.
+ *   change nothing). The topic tables are persistent maps (one bucket copied
+ *   per change), so an ISR change costs microseconds even with 10,000 topics;
+ *   a partition change copies its topic's partition array.
  * - `version` (the metadata version) is bumped by every command that changes
  *   something, and only then; watchers follow it (metadata-watch.ts, next).
  * - A broker's epoch is the metadata version its registration produced, so
@@ -24,6 +24,7 @@
  */
 import { assert, assertNever, isFjordError, parseTopicConfigOverrides, topicConfigToStrings, topicNameProblem } from '@fjord/protocol';
 import { fail, ok, type CommandError, type Result } from './result.js';
+import { PersistentMap } from './persistent-map.js';
 import {
   METADATA_LIMITS,
   NO_LEADER,
@@ -75,9 +76,10 @@ export interface TopicState {
 export interface MetadataState {
   readonly version: number;
   readonly brokers: ReadonlyMap<number, BrokerState>;
-  readonly topics: ReadonlyMap<string, TopicState>;
+  /** By name. Immutable with cheap updates (persistent-map.ts). */
+  readonly topics: PersistentMap<TopicState>;
   /** topicId -> name, kept in step with `topics`. */
-  readonly topicNamesById: ReadonlyMap<string, string>;
+  readonly topicNamesById: PersistentMap<string>;
   /** The first producer id of the next block. */
   readonly nextProducerId: number;
 }
@@ -85,8 +87,8 @@ export interface MetadataState {
 export const EMPTY_METADATA: MetadataState = Object.freeze({
   version: 0,
   brokers: new Map<number, BrokerState>(),
-  topics: new Map<string, TopicState>(),
-  topicNamesById: new Map<string, string>(),
+  topics: PersistentMap.empty<TopicState>(),
+  topicNamesById: PersistentMap.empty<string>(),
   nextProducerId: 0,
 });
 
@@ -218,9 +220,7 @@ function withPartition(state: MetadataState, topic: TopicState, next: PartitionS
   assertPartitionInvariants(topic.name, next);
   const partitions = topic.partitions.slice();
   partitions[next.partition] = next;
-  const topics = new Map(state.topics);
-  topics.set(topic.name, { ...topic, partitions });
-  return { ...state, topics };
+  return { ...state, topics: state.topics.set(topic.name, { ...topic, partitions }) };
 }
 
 /** Checked where a partition is written (and in fromSnapshot / checkInvariants): STYLE.md H.3. */
@@ -353,10 +353,8 @@ function createTopic(state: MetadataState, cmd: CreateTopic): Step {
     partitions: cmd.assignment.map((replicas, i) => newPartition(state, i, replicas)),
   };
   for (const p of topic.partitions) assertPartitionInvariants(topic.name, p);
-  const topics = new Map(state.topics);
-  topics.set(cmd.name, topic);
-  const topicNamesById = new Map(state.topicNamesById);
-  topicNamesById.set(cmd.topicId, cmd.name);
+  const topics = state.topics.set(cmd.name, topic);
+  const topicNamesById = state.topicNamesById.set(cmd.topicId, cmd.name);
   return ok({
     state: { ...state, topics, topicNamesById },
     output: { kind: 'CreateTopic', topicId: cmd.topicId },
@@ -370,10 +368,8 @@ function deleteTopic(state: MetadataState, cmd: DeleteTopic): Step {
   if (topic === undefined || topic.topicId !== cmd.topicId) {
     return fail('UNKNOWN_TOPIC_OR_PARTITION', `no topic ${cmd.name} with id ${cmd.topicId}`);
   }
-  const topics = new Map(state.topics);
-  topics.delete(cmd.name);
-  const topicNamesById = new Map(state.topicNamesById);
-  topicNamesById.delete(cmd.topicId);
+  const topics = state.topics.delete(cmd.name);
+  const topicNamesById = state.topicNamesById.delete(cmd.topicId);
   return ok({
     state: { ...state, topics, topicNamesById },
     output: { kind: 'DeleteTopic' },
@@ -396,8 +392,7 @@ function createPartitions(state: MetadataState, cmd: CreatePartitions): Step {
   const first = topic.partitions.length;
   const added = cmd.assignment.map((replicas, i) => newPartition(state, first + i, replicas));
   for (const p of added) assertPartitionInvariants(topic.name, p);
-  const topics = new Map(state.topics);
-  topics.set(topic.name, { ...topic, partitions: [...topic.partitions, ...added] });
+  const topics = state.topics.set(topic.name, { ...topic, partitions: [...topic.partitions, ...added] });
   return ok({
     state: { ...state, topics },
     output: { kind: 'CreatePartitions' },

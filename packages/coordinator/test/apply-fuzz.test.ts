@@ -107,7 +107,7 @@ describe('epoch exhaustion', () => {
     const topic = state.topics.get('t');
     if (topic === undefined) throw new Error('no topic');
     const max = 2_147_483_647;
-    const worn: MetadataState = { ...state, topics: new Map([['t', { ...topic, partitions: [{ ...(topic.partitions[0] as NonNullable<(typeof topic.partitions)[0]>), leaderEpoch: max, partitionEpoch: max }] }]]) };
+    const worn: MetadataState = { ...state, topics: state.topics.set('t', { ...topic, partitions: [{ ...(topic.partitions[0] as NonNullable<(typeof topic.partitions)[0]>), leaderEpoch: max, partitionEpoch: max }] }) };
     const r = applyCommand(worn, { kind: 'ElectLeader', topicId: tid(1), partition: 0, leader: NO_LEADER, isr: [1], partitionEpoch: max, unclean: false });
     expect(r.result.ok).toBe(false);
     expect(r.state).toBe(worn);

@@ -8,6 +8,7 @@ import { AssertionError, Rng } from '@fjord/protocol';
 import { ChangeHistory, buildDelta, type MetadataDelta } from '../src/metadata-watch.js';
 import { EMPTY_METADATA, applyCommand, type BrokerState, type MetadataState, type TopicState } from '../src/metadata-state.js';
 import { toSnapshot } from '../src/metadata-snapshot.js';
+import { PersistentMap } from '../src/persistent-map.js';
 import { decide } from '../src/controller/decide.js';
 import { recordHeartbeat, seedSessions } from '../src/controller/sessions.js';
 import type { MetadataCommand } from '../src/metadata-command.js';
@@ -117,7 +118,7 @@ describe('ChangeHistory', () => {
       if (plan.kind !== 'deltas') continue;
       const view = viewOf(from);
       for (const d of plan.deltas) applyDelta(view, d);
-      const rebuilt: MetadataState = { ...state, brokers: view.brokers, topics: view.topics, version: view.version };
+      const rebuilt: MetadataState = { ...state, brokers: view.brokers, topics: PersistentMap.from(view.topics), version: view.version };
       expect(toSnapshot(rebuilt)).toEqual({ ...toSnapshot(state), nextProducerId: state.nextProducerId });
     }
     expect(history.plan(states[0]?.version ?? 0)).toEqual({ kind: 'image' });

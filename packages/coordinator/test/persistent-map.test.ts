@@ -1,0 +1,66 @@
+// Goal: the persistent map behaves exactly like a Map (checked against one
+// over a seeded random sequence of sets and deletes), never changes an old
+// version when a new one is made, iterates deterministically, and updates in
+// time independent of its size (the reason it exists).
+import { describe, expect, it } from 'vitest';
+import { Rng } from '@fjord/protocol';
+import { PersistentMap } from '../src/persistent-map.js';
+
+describe('PersistentMap', () => {
+  it('matches a Map over random operations, and old versions never change', () => {
+    const rng = new Rng(5);
+    let map = PersistentMap.empty<number>();
+    const model = new Map<string, number>();
+    const versions: [PersistentMap<number>, Map<string, number>][] = [];
+    for (let i = 0; i < 5000; i++) {
+      const key = `k${rng.int(700)}`;
+      if (rng.chance(2, 3)) {
+        map = map.set(key, i);
+        model.set(key, i);
+      } else {
+        const next = map.delete(key);
+        if (!model.has(key)) expect(next).toBe(map);
+        map = next;
+        model.delete(key);
+      }
+      if (i % 500 === 0) versions.push([map, new Map(model)]);
+    }
+    expect(map.size).toBe(model.size);
+    expect(new Map(map)).toEqual(model);
+    for (const [key, value] of model) expect(map.get(key)).toBe(value);
+    expect(map.has('absent')).toBe(false);
+    for (const [old, snapshot] of versions) {
+      expect(old.size).toBe(snapshot.size);
+      expect(new Map(old.entries())).toEqual(snapshot);
+    }
+    expect([...map.keys()].length).toBe(model.size);
+    expect([...map.values()].sort()).toEqual([...model.values()].sort());
+    let seen = 0;
+    map.forEach(() => seen++);
+    expect(seen).toBe(model.size);
+  });
+
+  it('iterates deterministically, whatever the insertion history', () => {
+    const a = PersistentMap.from([['x', 1], ['y', 2], ['z', 3]]);
+    const b = PersistentMap.empty<number>().set('z', 3).set('x', 1).set('y', 2);
+    expect([...a.keys()].sort()).toEqual(['x', 'y', 'z']);
+    expect(new Map(a)).toEqual(new Map(b));
+    // vitest equality looks inside: different values are not equal.
+    expect(PersistentMap.from([['a', 1]])).not.toEqual(PersistentMap.from([['a', 2]]));
+    expect(PersistentMap.from([['a', 1]])).toEqual(PersistentMap.from([['a', 1]]));
+  });
+
+  it('updates in time independent of the size', () => {
+    const time = (n: number): number => {
+      let map = PersistentMap.from(Array.from({ length: n }, (_, i) => [`topic-${i}`, i] as const));
+      const start = performance.now();
+      for (let i = 0; i < 2000; i++) map = map.set(`topic-${i % n}`, -i);
+      return performance.now() - start;
+    };
+    time(1000); // warm up
+    const small = time(1_000);
+    const large = time(50_000);
+    // A copied Map would be ~50x slower; allow generous noise.
+    expect(large).toBeLessThan(small * 5 + 20);
+  });
+});
