@@ -28,6 +28,7 @@ export interface SwarmParams {
   readonly maxInflightMsgs: number;
   readonly maxMsgBytes: number;
   readonly maxUncommittedBytes: number;
+  readonly maxCommittedBytesPerReady: number;
   readonly dropPerMille: number;
   readonly dupPerMille: number;
   readonly maxDelayTicks: number;
@@ -86,6 +87,7 @@ export function drawParams(rng: Rng): SwarmParams {
     maxInflightMsgs: rng.pick([1, 2, 4, 16, 256]),
     maxMsgBytes: rng.pick([64, 256, 4096, 1 << 20]),
     maxUncommittedBytes: rng.pick([256, 4096, 1 << 30]),
+    maxCommittedBytesPerReady: rng.pick([1, 200, 1 << 26]),
     dropPerMille: on(3) ? rng.intBetween(0, 200) : 0,
     dupPerMille: on(2) ? rng.intBetween(0, 100) : 0,
     maxDelayTicks: on(3) ? rng.intBetween(0, 8) : 0,
@@ -145,6 +147,7 @@ export function runSeed(opts: SimOptions): SimResult {
       maxInflightMsgs: params.maxInflightMsgs,
       maxInflightBytes: params.maxMsgBytes * 4,
       maxUncommittedBytes: params.maxUncommittedBytes,
+      maxCommittedBytesPerReady: params.maxCommittedBytesPerReady,
       preVote: params.preVote,
       checkQuorum: params.checkQuorum,
       ...(opts.bugs === undefined ? {} : { testingBugs: opts.bugs }),
