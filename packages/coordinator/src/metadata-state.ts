@@ -22,7 +22,16 @@
  *   (controller/create-topic.ts); apply re-checks what protects the state's
  *   invariants, so a bad command can never corrupt it.
  */
-import { assert, assertNever, isFjordError, parseTopicConfigOverrides, topicConfigToStrings, topicNameProblem } from '@fjord/protocol';
+import {
+  assert,
+  assertNever,
+  findCollidingTopic,
+  hasCollisionChars,
+  isFjordError,
+  parseTopicConfigOverrides,
+  topicConfigToStrings,
+  topicNameProblem,
+} from '@fjord/protocol';
 import { fail, ok, type CommandError, type Result } from './result.js';
 import { PersistentMap } from './persistent-map.js';
 import {
@@ -337,6 +346,11 @@ function createTopic(state: MetadataState, cmd: CreateTopic): Step {
   const problem = topicNameProblem(cmd.name);
   if (problem !== null) return fail('INVALID_TOPIC', `${JSON.stringify(cmd.name)}: ${problem}`);
   if (state.topics.has(cmd.name)) return fail('TOPIC_ALREADY_EXISTS', `topic ${cmd.name} already exists`);
+  // Checked here, not only by the planner: two creates planned concurrently on
+  // the same committed state ("a.b" and "a_b") must not both succeed. Only
+  // names with '.' or '_' can collide, so the scan is skipped for the others.
+  const collides = hasCollisionChars(cmd.name) ? findCollidingTopic(cmd.name, state.topics.keys()) : undefined;
+  if (collides !== undefined) return fail('INVALID_TOPIC', `topic ${cmd.name} collides with existing topic ${collides}: '.' and '_' are the same in metric names`);
   if (state.topicNamesById.has(cmd.topicId)) return fail('INVALID_REQUEST', `topic id ${cmd.topicId} is already in use`);
   const count = cmd.assignment.length;
   if (count < 1 || count > METADATA_LIMITS.maxPartitionsPerTopic) {

@@ -103,6 +103,8 @@ describe('CreateTopic', () => {
     rejected(state, { ...base, name: 'bad name!' }, 'INVALID_TOPIC');
     rejected(state, { ...base, name: '..' }, 'INVALID_TOPIC');
     rejected(state, { ...base, name: 't' }, 'TOPIC_ALREADY_EXISTS');
+    const dotted = must(state, { ...base, name: 'a.b', topicId: tid(98) }).state;
+    expect(rejected(dotted, { ...base, name: 'a_b' }, 'INVALID_TOPIC')).toMatch(/collides with existing topic a\.b/);
     rejected(state, { ...base, topicId: partition(state, 't', 0).topicId }, 'INVALID_REQUEST');
     rejected(state, { ...base, assignment: [] }, 'INVALID_PARTITIONS');
     rejected(state, { ...base, assignment: [[1, 2], [1]] }, 'INVALID_REPLICA_ASSIGNMENT');

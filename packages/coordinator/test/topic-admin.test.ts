@@ -5,7 +5,7 @@
 // that apply cleanly. Topic ids come from an injected Rng.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@fjord/protocol';
-import { planCreatePartitions, planCreateTopic, planDeleteTopic, type CreateTopicRequest } from '../src/controller/topic-admin.js';
+import { planCreatePartitions, planCreatePartitionsBatch, planCreateTopic, planCreateTopics, planDeleteTopic, type CreateTopicRequest } from '../src/controller/topic-admin.js';
 import { newTopicId } from '../src/controller/topic-id.js';
 import { TOPIC_ID_PATTERN } from '../src/metadata-command.js';
 import { applyCommand, type MetadataState } from '../src/metadata-state.js';
@@ -122,5 +122,38 @@ describe('planDeleteTopic', () => {
     expect(codeOf(planDeleteTopic(state, {}))).toBe('INVALID_REQUEST');
     const planned = planDeleteTopic(state, { name: 't' });
     if (planned.ok) expect(applyCommand(state, planned.value).result.ok).toBe(true);
+  });
+});
+
+describe('planCreateTopics (a whole request)', () => {
+  it('sees earlier items of the same request, and fails duplicates every time', () => {
+    const rng = new Rng(3);
+    const items = planCreateTopics({
+      metadata: cluster(3),
+      requests: [{ name: 'x.y' }, { name: 'x_y' }, { name: 'dup' }, { name: 'ok', partitionCount: 2 }, { name: 'dup' }, { name: 'bad!' }],
+      defaults,
+      nextTopicId: () => newTopicId(rng),
+      nextPlacement: () => ({ startIndex: rng.int(3), replicaShift: rng.int(3) }),
+    });
+    expect(items.map((i) => [i.name, i.error?.code ?? 'ok'])).toEqual([
+      ['x.y', 'ok'], ['x_y', 'INVALID_TOPIC'], ['dup', 'INVALID_REQUEST'], ['ok', 'ok'], ['dup', 'INVALID_REQUEST'], ['bad!', 'INVALID_TOPIC'],
+    ]);
+    // The planned commands apply in order, with distinct topic ids.
+    let state = cluster(3);
+    for (const item of items) if (item.command) state = must(state, item.command).state;
+    expect([...state.topics.keys()].sort()).toEqual(['ok', 'x.y']);
+    expect(new Set(items.flatMap((i) => (i.command ? [i.command.topicId] : []))).size).toBe(2);
+  });
+
+  it('plans CreatePartitions batches with per-item errors', () => {
+    const state = must(cluster(3), { kind: 'CreateTopic', name: 't', topicId: tid(1), assignment: [[1, 2]], configs: {} }).state;
+    const items = planCreatePartitionsBatch({
+      metadata: state,
+      requests: [{ name: 't', count: 3 }, { name: 'u', count: 2 }],
+      nextPlacement: () => placement,
+    });
+    expect(items.map((i) => i.error?.code ?? 'ok')).toEqual(['ok', 'UNKNOWN_TOPIC_OR_PARTITION']);
+    const dup = planCreatePartitionsBatch({ metadata: state, requests: [{ name: 't', count: 3 }, { name: 't', count: 4 }], nextPlacement: () => placement });
+    expect(dup.map((i) => i.error?.code)).toEqual(['INVALID_REQUEST', 'INVALID_REQUEST']);
   });
 });

@@ -10,9 +10,9 @@
  * these checks add what depends on policy and on the moment (live brokers).
  */
 import { findCollidingTopic, topicNameProblem } from '@fjord/protocol';
-import { fail, ok, type Result } from '../result.js';
+import { fail, ok, type CommandError, type Result } from '../result.js';
 import { METADATA_LIMITS, type CreatePartitions, type CreateTopic, type DeleteTopic } from '../metadata-command.js';
-import { canonicalTopicConfigs, isBrokerUnfenced, topicById, type MetadataState } from '../metadata-state.js';
+import { applyCommand, canonicalTopicConfigs, isBrokerUnfenced, topicById, type MetadataState } from '../metadata-state.js';
 import { assignReplicas, type PlacementBroker } from './placement.js';
 
 export interface CreateTopicRequest {
@@ -163,4 +163,61 @@ export function planDeleteTopic(metadata: MetadataState, ref: { readonly name?: 
     return fail('UNKNOWN_TOPIC_OR_PARTITION', `no topic ${name !== '' ? name : ''}${id !== '' ? ` with id ${id}` : ''}`);
   }
   return ok({ kind: 'DeleteTopic', name: topic.name, topicId: topic.topicId });
+}
+
+/** Bound on the items of one admin request (STYLE.md H.2); the service refuses larger requests whole. */
+export const MAX_ADMIN_BATCH_ITEMS = 10_000;
+
+export interface PlannedItem<C> {
+  readonly name: string;
+  readonly command: C | null;
+  readonly error: CommandError | null;
+}
+
+/**
+ * Plans a whole CreateTopics request, item by item. Each accepted item is
+ * applied to a scratch copy of the state, so later items see earlier ones
+ * (two items colliding or exceeding limits together are caught here, with a
+ * per-item error), and a name given twice fails for every occurrence
+ * (Kafka's rule). Topic ids and placement seeds are drawn per item by the
+ * caller's functions (an injected Rng).
+ */
+export function planCreateTopics(args: {
+  readonly metadata: MetadataState;
+  readonly requests: readonly CreateTopicRequest[];
+  readonly defaults: TopicDefaults;
+  readonly nextTopicId: () => string;
+  readonly nextPlacement: () => PlacementSeed;
+}): PlannedItem<CreateTopic>[] {
+  const counts = new Map<string, number>();
+  for (const r of args.requests) counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
+  let scratch = args.metadata;
+  return args.requests.map((request) => {
+    if ((counts.get(request.name) ?? 0) > 1) {
+      return { name: request.name, command: null, error: { code: 'INVALID_REQUEST', message: `topic ${request.name} appears more than once in the request` } };
+    }
+    const planned = planCreateTopic({ metadata: scratch, request, defaults: args.defaults, topicId: args.nextTopicId(), placement: args.nextPlacement() });
+    if (!planned.ok) return { name: request.name, command: null, error: planned.error };
+    const applied = applyCommand(scratch, planned.value);
+    if (!applied.result.ok) return { name: request.name, command: null, error: applied.result.error };
+    scratch = applied.state;
+    return { name: request.name, command: planned.value, error: null };
+  });
+}
+
+/** Plans a whole CreatePartitions request (duplicates fail for every occurrence, as in Kafka). */
+export function planCreatePartitionsBatch(args: {
+  readonly metadata: MetadataState;
+  readonly requests: readonly CreatePartitionsRequest[];
+  readonly nextPlacement: () => PlacementSeed;
+}): PlannedItem<CreatePartitions>[] {
+  const counts = new Map<string, number>();
+  for (const r of args.requests) counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
+  return args.requests.map((request) => {
+    if ((counts.get(request.name) ?? 0) > 1) {
+      return { name: request.name, command: null, error: { code: 'INVALID_REQUEST', message: `topic ${request.name} appears more than once in the request` } };
+    }
+    const planned = planCreatePartitions({ metadata: args.metadata, request, placement: args.nextPlacement() });
+    return planned.ok ? { name: request.name, command: planned.value, error: null } : { name: request.name, command: null, error: planned.error };
+  });
 }
