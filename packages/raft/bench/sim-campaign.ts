@@ -1,16 +1,28 @@
-// The simulator's command line: `npm run sim -w @fjord/raft -- --seeds N`.
+// The simulator's command line: `npm run sim -w @fjord/raft -- --seeds N`
+// [--start S] [--jobs J] [--profile NAME] [--bug NAME].
 // Runs N seeds (split over worker threads), prints progress, and ends with one
 // JSON line {"seeds", "violations", ...}; exits 1 on any violation. With
 // FJORD_SIM_SEED=<seed> it replays that one seed and prints its trace.
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { randomInt } from 'node:crypto';
-import { formatFailure, runSeed, type SimResult } from '../src/sim/index.js';
+import { formatFailure, runSeed, SIM_PROFILES, type SimResult, type SwarmParams } from '../src/sim/index.js';
 import type { TestingBugs } from '../src/index.js';
 
 interface Job {
   readonly seeds: number[];
   readonly bug: keyof TestingBugs | undefined;
+  readonly profile: string | undefined;
+}
+
+function optionsFor(job: Pick<Job, 'bug' | 'profile'>): { bugs?: TestingBugs; profile?: string; params?: Partial<SwarmParams> } {
+  const params = job.profile === undefined ? undefined : SIM_PROFILES[job.profile];
+  if (job.profile !== undefined && params === undefined) throw new Error(`unknown profile ${job.profile}; known: ${Object.keys(SIM_PROFILES).join(', ')}`);
+  return {
+    ...(job.bug === undefined ? {} : { bugs: { [job.bug]: true } }),
+    ...(job.profile === undefined ? {} : { profile: job.profile }),
+    ...(params === undefined ? {} : { params }),
+  };
 }
 
 interface Report {
@@ -31,7 +43,7 @@ function runJob(job: Job, onProgress: (r: Report) => void): Report {
   let elections = 0;
   let ran = 0;
   for (const seed of job.seeds) {
-    const r: SimResult = runSeed({ seed, ...(job.bug === undefined ? {} : { bugs: { [job.bug]: true } }) });
+    const r: SimResult = runSeed({ seed, ...optionsFor(job) });
     ran++;
     committedEntries += r.stats.committedEntries;
     acked += r.stats.acked;
@@ -53,10 +65,12 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<void> {
   const bug = arg('bug') as keyof TestingBugs | undefined;
+  const profile = arg('profile');
+  optionsFor({ bug, profile }); // validates the profile name up front
   const replay = process.env.FJORD_SIM_SEED;
   if (replay !== undefined && replay !== '') {
     const seed = Number(replay);
-    const r = runSeed({ seed, traceEvents: 200, ...(bug === undefined ? {} : { bugs: { [bug]: true } }) });
+    const r = runSeed({ seed, traceEvents: 200, ...optionsFor({ bug, profile }) });
     console.log(r.ok ? `seed ${seed}: ok (${r.ticks} ticks, ${JSON.stringify(r.stats)})\nparams: ${JSON.stringify(r.params)}` : formatFailure(r));
     console.log(JSON.stringify({ seeds: 1, violations: r.ok ? 0 : 1, seed, ticks: r.ticks, ...r.stats }));
     process.exitCode = r.ok ? 0 : 1;
@@ -66,7 +80,9 @@ async function main(): Promise<void> {
   const start = Number(arg('start') ?? randomInt(1, 2 ** 40));
   const jobs = Math.max(1, Math.min(Number(arg('jobs') ?? availableParallelism()), n));
   const seeds = Array.from({ length: n }, (_, i) => start + i);
-  console.log(`simulating ${n} seeds from ${start} on ${jobs} thread(s)${bug === undefined ? '' : `, broken variant ${bug}`}`);
+  console.log(
+    `simulating ${n} seeds from ${start} on ${jobs} thread(s)${profile === undefined ? '' : `, profile ${profile}`}${bug === undefined ? '' : `, broken variant ${bug}`}`,
+  );
   const t0 = process.hrtime.bigint();
   const parts: number[][] = Array.from({ length: jobs }, () => []);
   seeds.forEach((s, i) => (parts[i % jobs] as number[]).push(s));
@@ -76,7 +92,7 @@ async function main(): Promise<void> {
     parts.map(
       (part, k) =>
         new Promise<Report>((resolve, reject) => {
-          const w = new Worker(WORKER_BOOT, { eval: true, workerData: { seeds: part, bug } satisfies Job, execArgv: ['--conditions=source'] });
+          const w = new Worker(WORKER_BOOT, { eval: true, workerData: { seeds: part, bug, profile } satisfies Job, execArgv: ['--conditions=source'] });
           w.on('message', (r: Report) => {
             if (r.kind === 'done') resolve(r);
             else {

@@ -3,64 +3,37 @@
 // a bounded number of seeds, and the same fault profile without the bug must
 // stay clean. A checker that never fires proves nothing.
 import { describe, expect, it } from 'vitest';
-import { runSeed, type SwarmParams } from '../src/sim/index.js';
+import { runSeed, SIM_PROFILES, type SwarmParams } from '../src/sim/index.js';
 import type { TestingBugs } from '../src/index.js';
 
 interface Case {
   readonly bug: keyof TestingBugs;
-  /** The fault profile aimed at the bug (swarm overrides). */
-  readonly params: Partial<SwarmParams>;
+  /** The fault profile aimed at the bug (SIM_PROFILES). */
+  readonly profile: string;
   readonly maxSeeds: number;
   readonly expect: RegExp;
 }
 
-const CHURN: Partial<SwarmParams> = {
-  voters: 5,
-  preVote: false,
-  checkQuorum: false,
-  crashPerMille: 0,
-  maxDelayTicks: 5,
-  maxMsgBytes: 1,
-  maxInflightMsgs: 1,
-  electionTicks: 6,
-  heartbeatTicks: 3,
-  partitionPerMille: 150,
-  healPerMille: 150,
-  dropPerMille: 200,
-  proposePerMille: 900,
-  snapshotEveryEntries: 0,
-};
-
 const CASES: readonly Case[] = [
-  // Figure 8 of the Raft paper needs long runs of leader churn.
-  {
-    bug: 'commitOldTermEntries',
-    params: { ...CHURN, voters: 3, spares: 0, faultTicks: 1000 },
-    maxSeeds: 400,
-    expect: /leader completeness|state machine safety|acknowledged write/,
-  },
-  {
-    bug: 'skipPersistVote',
-    params: { voters: 5, preVote: false, checkQuorum: false, crashPerMille: 100, restartPerMille: 600, maxDelayTicks: 6, dupPerMille: 200, electionTicks: 6, heartbeatTicks: 1, partitionPerMille: 20 },
-    maxSeeds: 200,
-    expect: /voted twice|two leaders/,
-  },
-  { bug: 'grantVoteWithoutLogCheck', params: { voters: 5, partitionPerMille: 30, crashPerMille: 10 }, maxSeeds: 200, expect: /leader completeness|state machine safety|two leaders/ },
-  {
-    bug: 'readIndexWithoutHeartbeat',
-    params: { voters: 3, checkQuorum: false, partitionPerMille: 30, healPerMille: 10, readPerMille: 300, dropPerMille: 0, crashPerMille: 0 },
-    maxSeeds: 200,
-    expect: /linearizability/,
-  },
-  { bug: 'skipPrevLogTermCheck', params: CHURN, maxSeeds: 200, expect: /log matching|state machine safety|leader completeness/ },
+  { bug: 'commitOldTermEntries', profile: 'leader-churn', maxSeeds: 400, expect: /leader completeness|state machine safety|acknowledged write/ },
+  { bug: 'skipPersistVote', profile: 'vote-amnesia', maxSeeds: 200, expect: /voted twice|two leaders/ },
+  { bug: 'grantVoteWithoutLogCheck', profile: 'stale-candidates', maxSeeds: 200, expect: /leader completeness|state machine safety|two leaders/ },
+  { bug: 'readIndexWithoutHeartbeat', profile: 'stale-leader-reads', maxSeeds: 200, expect: /linearizability/ },
+  { bug: 'skipPrevLogTermCheck', profile: 'leader-churn-5', maxSeeds: 200, expect: /log matching|state machine safety|leader completeness/ },
 ];
+
+function params(c: Case): Partial<SwarmParams> {
+  const p = SIM_PROFILES[c.profile];
+  if (p === undefined) throw new Error(`no profile ${c.profile}`);
+  return p;
+}
 
 describe('broken variants are caught', () => {
   for (const c of CASES) {
-    it(`${c.bug}: found within ${c.maxSeeds} seeds`, () => {
+    it(`${c.bug}: found within ${c.maxSeeds} seeds of profile ${c.profile}`, () => {
       let found: { seed: number; violation: string } | undefined;
       for (let seed = 1; seed <= c.maxSeeds && found === undefined; seed++) {
-        const r = runSeed({ seed, bugs: { [c.bug]: true }, params: c.params });
+        const r = runSeed({ seed, bugs: { [c.bug]: true }, profile: c.profile, params: params(c) });
         if (!r.ok) found = { seed, violation: r.violation ?? '' };
       }
       expect(found, `no violation in ${c.maxSeeds} seeds`).toBeDefined();
@@ -71,7 +44,7 @@ describe('broken variants are caught', () => {
   it('the same fault profiles without bugs are clean (no false alarms)', () => {
     for (const c of CASES) {
       for (let seed = 1; seed <= 40; seed++) {
-        const r = runSeed({ seed, params: c.params });
+        const r = runSeed({ seed, profile: c.profile, params: params(c) });
         expect(r.violation, `${c.bug} profile, seed ${seed}`).toBeUndefined();
       }
     }

@@ -1,19 +1,22 @@
 // Goal: the simulator's safety and liveness campaign in CI. At least 1,000
-// seeds per run: a fixed list (1..FIXED) that always runs, plus RANDOM seeds
-// drawn fresh each run. A failing seed prints the one command that replays it
-// and the last events before the violation.
+// seeds per run: a fixed list (1..FIXED) that always runs, RANDOM seeds drawn
+// fresh each run, and PER_PROFILE seeds of each aimed fault profile
+// (SIM_PROFILES) against the real core. A failing seed prints the one command
+// that replays it and the last events before the violation.
 import { randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { formatFailure, runSeed } from '../src/sim/index.js';
+import { formatFailure, runSeed, SIM_PROFILES, type SwarmParams } from '../src/sim/index.js';
 
 const FIXED = Number(process.env.FJORD_SIM_FIXED_SEEDS ?? 600);
 const RANDOM = Number(process.env.FJORD_SIM_RANDOM_SEEDS ?? 400);
+const PER_PROFILE = Number(process.env.FJORD_SIM_PROFILE_SEEDS ?? 40);
 const CHUNK = 100;
 
-function runChunk(seeds: readonly number[]): void {
+function runChunk(seeds: readonly number[], profile?: string): void {
+  const params: Partial<SwarmParams> | undefined = profile === undefined ? undefined : SIM_PROFILES[profile];
   const failures: string[] = [];
   for (const seed of seeds) {
-    const r = runSeed({ seed });
+    const r = runSeed({ seed, ...(profile === undefined ? {} : { profile }), ...(params === undefined ? {} : { params }) });
     if (!r.ok) failures.push(formatFailure(r));
   }
   expect(failures.join('\n\n')).toBe('');
@@ -31,6 +34,13 @@ describe('simulator: random seeds', () => {
   for (let start = 0; start < seeds.length; start += CHUNK) {
     const chunk = seeds.slice(start, start + CHUNK);
     it(`${chunk.length} random seeds (first ${chunk[0]}) are safe and live`, () => runChunk(chunk));
+  }
+});
+
+describe('simulator: aimed fault profiles', () => {
+  for (const name of Object.keys(SIM_PROFILES)) {
+    const seeds = Array.from({ length: PER_PROFILE }, () => randomInt(1, 2 ** 47));
+    it(`${PER_PROFILE} random seeds of profile ${name} (first ${seeds[0]}) are safe and live`, () => runChunk(seeds, name));
   }
 });
 

@@ -49,9 +49,11 @@ export interface SwarmParams {
 
 export interface SimOptions {
   readonly seed: number;
+  /** Name of the SIM_PROFILES entry the params come from (printed in the replay command). */
+  readonly profile?: string;
   /** TEST-ONLY broken variants (see TestingBugs). */
   readonly bugs?: TestingBugs;
-  /** Override parts of the swarm draw (tests that aim at one fault). */
+  /** Override parts of the swarm draw (tests that aim at one fault; see SIM_PROFILES). */
   readonly params?: Partial<SwarmParams>;
   /** Keep this many recent events for the failure report. */
   readonly traceEvents?: number;
@@ -59,6 +61,8 @@ export interface SimOptions {
 
 export interface SimResult {
   readonly seed: number;
+  readonly profile: string | undefined;
+  readonly bugs: TestingBugs | undefined;
   readonly ok: boolean;
   readonly violation: string | undefined;
   readonly params: SwarmParams;
@@ -106,6 +110,52 @@ export function drawParams(rng: Rng): SwarmParams {
     healTicks: 1000,
   };
 }
+
+const CHURN: Partial<SwarmParams> = {
+  voters: 5,
+  preVote: false,
+  checkQuorum: false,
+  crashPerMille: 0,
+  maxDelayTicks: 5,
+  maxMsgBytes: 1,
+  maxInflightMsgs: 1,
+  electionTicks: 6,
+  heartbeatTicks: 3,
+  partitionPerMille: 150,
+  healPerMille: 150,
+  dropPerMille: 200,
+  proposePerMille: 900,
+  snapshotEveryEntries: 0,
+};
+
+/**
+ * Fault profiles aimed at one failure mode each (they override the swarm
+ * draw). The broken-variant tests use them, and CI runs some seeds of each
+ * against the real core.
+ */
+export const SIM_PROFILES: Readonly<Record<string, Partial<SwarmParams>>> = Object.freeze({
+  /** Constant leader churn, one entry per message: Figure 8 of the Raft paper. */
+  'leader-churn': { ...CHURN, voters: 3, spares: 0, faultTicks: 1000 },
+  /** The same with five voters. */
+  'leader-churn-5': CHURN,
+  /** Crashes right after votes, duplicated and delayed vote requests: double votes. */
+  'vote-amnesia': {
+    voters: 5,
+    preVote: false,
+    checkQuorum: false,
+    crashPerMille: 100,
+    restartPerMille: 600,
+    maxDelayTicks: 6,
+    dupPerMille: 200,
+    electionTicks: 6,
+    heartbeatTicks: 1,
+    partitionPerMille: 20,
+  },
+  /** Partitions and crashes around elections: a candidate with a short log. */
+  'stale-candidates': { voters: 5, partitionPerMille: 30, crashPerMille: 10 },
+  /** Long partitions without CheckQuorum and many reads: stale leaders answering reads. */
+  'stale-leader-reads': { voters: 3, checkQuorum: false, partitionPerMille: 30, healPerMille: 10, readPerMille: 300, dropPerMille: 0, crashPerMille: 0 },
+});
 
 function recordingLogger(trace: Trace, clock: () => number, id: NodeId): CoreLogger {
   return {
@@ -339,6 +389,8 @@ export function runSeed(opts: SimOptions): SimResult {
   }
   return {
     seed: opts.seed,
+    profile: opts.profile,
+    bugs: opts.bugs,
     ok: violation === undefined,
     violation,
     params,
@@ -354,11 +406,19 @@ export function runSeed(opts: SimOptions): SimResult {
   };
 }
 
+/** The one command that replays a seed (with its profile and broken variant, if any). */
+export function replayCommand(r: Pick<SimResult, 'seed' | 'profile' | 'bugs'>): string {
+  const extra: string[] = [];
+  if (r.profile !== undefined) extra.push(`--profile ${r.profile}`);
+  for (const [k, v] of Object.entries(r.bugs ?? {})) if (v === true) extra.push(`--bug ${k}`);
+  return `FJORD_SIM_SEED=${r.seed} npm run sim -w @fjord/raft${extra.length > 0 ? ` -- ${extra.join(' ')}` : ''}`;
+}
+
 /** The failure report: the violation, the replay command and the last events. */
 export function formatFailure(r: SimResult): string {
   return [
     `seed ${r.seed}: ${r.violation ?? 'ok'}`,
-    `replay: FJORD_SIM_SEED=${r.seed} npm run sim -w @fjord/raft`,
+    `replay: ${replayCommand(r)}`,
     `params: ${JSON.stringify(r.params)}`,
     'last events:',
     ...r.trace.map((l) => `  ${l}`),
