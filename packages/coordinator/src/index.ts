@@ -10,6 +10,7 @@ export * from './metadata-snapshot.js';
 export * from './metadata-watch.js';
 export * from './metadata-machine.js';
 export * from './wire.js';
+export * from './wire-requests.js';
 export * from './proto.js';
 export * from './config.js';
 export * from './controller/placement.js';
