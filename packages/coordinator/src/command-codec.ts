@@ -10,7 +10,7 @@
  * an INVALID_REQUEST result, never an exception. Semantic checks (does the
  * broker exist, is the epoch current) belong to apply (metadata-state.ts).
  */
-import { assert } from '@fjord/protocol';
+import { FjordError } from '@fjord/protocol';
 import { fail, ok, type Result } from './result.js';
 import {
   METADATA_LIMITS as L,
@@ -37,13 +37,20 @@ export const COMMAND_FORMAT_V1 = 0x01;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Encodes a command for a Raft entry. The command must be well formed (it is our own). */
+/**
+ * Encodes a command for a Raft entry. A command built from a client request
+ * can be larger than an entry may be (its JSON is bigger than the protobuf
+ * request that carried it), so the size limit is an operating error, thrown
+ * as FjordError INVALID_REQUEST for the service to answer, not an assertion.
+ */
 export function encodeCommand(command: MetadataCommand): Uint8Array {
   const json = encoder.encode(JSON.stringify(command));
+  if (json.length + 1 > L.maxCommandBytes) {
+    throw new FjordError('INVALID_REQUEST', `${command.kind} encodes to ${json.length + 1} bytes, above the ${L.maxCommandBytes}-byte limit of one metadata command`);
+  }
   const out = new Uint8Array(json.length + 1);
   out[0] = COMMAND_FORMAT_V1;
   out.set(json, 1);
-  assert(out.length <= L.maxCommandBytes, () => `encoded ${command.kind} is ${out.length} bytes, above maxCommandBytes`);
   return out;
 }
 

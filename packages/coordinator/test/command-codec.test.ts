@@ -93,6 +93,15 @@ describe('command codec', () => {
     )]));
   });
 
+  it('refuses to encode a command above the entry limit with a typed error', () => {
+    const huge: MetadataCommand = {
+      kind: 'CreateTopic', name: 't', topicId: tid(1),
+      assignment: Array.from({ length: 10_000 }, () => Array.from({ length: 32 }, (_, i) => 2_000_000_000 + i)),
+      configs: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`key.${i}`, 'v'.repeat(4096)])),
+    };
+    expect(() => encodeCommand(huge)).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
+  });
+
   it('validateCommand checks values that never went through bytes', () => {
     expect(validateCommand(samples[0]).ok).toBe(true);
     expect(validateCommand({ kind: 'FenceBroker', brokerId: 1 }).ok).toBe(false);
