@@ -202,8 +202,11 @@ export function loadLog(options: {
     epochCache.clear();
   }
   recoveryPoint = Math.min(recoveryPoint, logEndOffset);
-  epochCache.truncateFromEnd(logEndOffset);
+  // Start first, then end: an epoch that only held records below the log start
+  // ends up starting at logStartOffset, and is dropped if that is the log end
+  // (the same result truncateTo and deleteRecordsBefore give at run time).
   epochCache.truncateFromStart(logStartOffset);
+  epochCache.truncateFromEnd(logEndOffset);
   assert(segments.active.offsetIndex.loaded, 'the active segment has its indexes in memory');
 
   const hadCleanShutdown = clean && truncatedBytes === 0;

@@ -495,19 +495,26 @@ export class PartitionLog {
         const entry = seg.timeIndex.lookupBefore(ts);
         const from = Math.max(entry === null ? seg.baseOffset : entry.offset, this.logStart);
         const start = seg.offsetIndex.lookup(from).position;
-        const batch = seg.findBatch(start, (b) => b.maxTimestamp >= ts && b.lastOffset >= this.logStart);
-        if (batch === null) continue;
-        const bytes = seg.read(batch.position, 1, Number.MAX_SAFE_INTEGER).records;
-        return this.exactOffsetInBatch(bytes, ts) ?? { offset: Math.max(batch.baseOffset, this.logStart), timestamp: batch.maxTimestamp };
+        let found: { offset: number; timestamp: number } | null = null;
+        seg.findBatch(start, (b) => {
+          if (b.maxTimestamp < ts || b.lastOffset < this.logStart) return false;
+          const bytes = seg.read(b.position, 1, Number.MAX_SAFE_INTEGER).records;
+          const exact = this.exactOffsetInBatch(bytes, ts);
+          // A compressed batch answers with its first offset (>= log start): a safe lower bound.
+          if (exact === 'compressed') found = { offset: Math.max(b.baseOffset, this.logStart), timestamp: b.maxTimestamp };
+          else found = exact;
+          return found !== null;
+        });
+        if (found !== null) return found;
       }
       return null;
     });
   }
 
-  /** First record >= ts (and >= logStartOffset) inside an uncompressed batch; null for compressed ones. */
-  private exactOffsetInBatch(batch: Buffer, ts: number): { offset: number; timestamp: number } | null {
+  /** First record >= ts (and >= logStartOffset) inside an uncompressed batch, null if none; 'compressed' otherwise. */
+  private exactOffsetInBatch(batch: Buffer, ts: number): { offset: number; timestamp: number } | null | 'compressed' {
     const h = readBatchHeader(batch, 0);
-    if ((h.attributes & COMPRESSION_CODEC_MASK) !== 0) return null;
+    if ((h.attributes & COMPRESSION_CODEC_MASK) !== 0) return 'compressed';
     const logAppendTime = (h.attributes & TIMESTAMP_TYPE_MASK) !== 0;
     let pos = 61;
     for (let i = 0; i < h.recordCount; i++) {
