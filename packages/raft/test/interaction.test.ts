@@ -96,7 +96,7 @@ class Runner {
         if (r !== 'ok') return `error ${r}`;
         const before = c.readsServed;
         const out = this.settle(c);
-        return `${out}\nreads served: ${c.readsServed - before}`;
+        return [out, `reads served: ${c.readsServed - before}`].filter((x) => x !== '').join('\n');
       }
       case 'partition': {
         const c = this.cluster(b);
@@ -118,6 +118,8 @@ class Runner {
       }
       case 'status':
         return this.status(this.cluster(b));
+      case 'reads-served':
+        return `reads served: ${this.cluster(b).readsServed}`;
       default:
         throw new Error(`line ${b.line}: unknown command ${b.command}`);
     }

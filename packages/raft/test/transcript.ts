@@ -62,6 +62,9 @@ function commandText(b: Block): string {
 export function renderTranscript(parsed: { blocks: Block[]; trailer: string[] }, outputs: readonly string[]): string {
   const out: string[] = [];
   parsed.blocks.forEach((b, k) => {
+    const o = outputs[k] as string;
+    // A blank line ends a block, so an output must not contain one.
+    if (o.split('\n').some((l, i, all) => l === '' && all.length > 1)) throw new Error(`line ${b.line}: output of ${b.command} contains a blank line`);
     out.push(...b.preamble, commandText(b), '----', outputs[k] === '' ? 'ok' : (outputs[k] as string), '');
   });
   out.push(...parsed.trailer);
