@@ -32,7 +32,7 @@ import {
   topicConfigToStrings,
   topicNameProblem,
 } from '@fjord/protocol';
-import { fail, ok, type CommandError, type Result } from './result.js';
+import { commandErrorOf, fail, ok, type CommandError, type Result } from './result.js';
 import { PersistentMap } from './persistent-map.js';
 import {
   METADATA_LIMITS,
@@ -316,7 +316,7 @@ export function canonicalTopicConfigs(raw: Readonly<Record<string, string>>): Re
   try {
     return ok(topicConfigToStrings(parseTopicConfigOverrides(raw)));
   } catch (e) {
-    if (isFjordError(e)) return fail(e.code, e.message);
+    if (isFjordError(e)) return { ok: false, error: commandErrorOf(e) };
     throw e;
   }
 }

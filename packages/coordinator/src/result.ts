@@ -5,7 +5,7 @@
  * returned to the caller, and leave state unchanged"). Shells turn them into
  * FjordError at the boundary with `toFjordError`.
  */
-import { FjordError, type ErrorCode } from '@fjord/protocol';
+import { ERROR_CATALOG, FjordError, type ErrorCode } from '@fjord/protocol';
 
 export interface CommandError {
   readonly code: ErrorCode;
@@ -23,5 +23,20 @@ export function fail(code: ErrorCode, message: string): { readonly ok: false; re
 }
 
 export function toFjordError(error: CommandError): FjordError {
-  return new FjordError(error.code, error.message);
+  return new FjordError(error.code, error.message === '' ? undefined : error.message);
+}
+
+/**
+ * A FjordError's message starts with the catalog text for its code; a
+ * CommandError (and a wire error message) holds only the specific part, and
+ * `toFjordError` adds the catalog text back, so it never appears twice.
+ */
+export function messageDetail(code: ErrorCode, message: string): string {
+  const prefix = `${ERROR_CATALOG[code].message}: `;
+  if (message.startsWith(prefix)) return message.slice(prefix.length);
+  return message === ERROR_CATALOG[code].message ? '' : message;
+}
+
+export function commandErrorOf(err: FjordError): CommandError {
+  return { code: err.code, message: messageDetail(err.code, err.message) };
 }

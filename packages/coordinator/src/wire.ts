@@ -12,8 +12,8 @@
  *   anything else -> UNKNOWN_SERVER_ERROR, which is not retriable).
  */
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { ERROR_CATALOG, FjordError, isErrorCode, type ErrorCode } from '@fjord/protocol';
-import type { CommandError } from './result.js';
+import { FjordError, isErrorCode, type ErrorCode } from '@fjord/protocol';
+import { messageDetail, type CommandError } from './result.js';
 import type { BrokerState, MetadataState, PartitionState, TopicState } from './metadata-state.js';
 import type { MetadataDelta } from './metadata-watch.js';
 
@@ -117,17 +117,6 @@ export function deltaToWire(delta: MetadataDelta): WireDelta {
     deletedTopics: delta.deletedTopics.map((t) => ({ name: t.name, topicId: t.topicId })),
     partitions: delta.partitions.map((c) => partitionToWire(c.state, c)),
   };
-}
-
-/**
- * A FjordError's message starts with the catalog text for its code; on the
- * wire only the specific part travels, and the receiver's FjordError adds the
- * catalog text back (so it never appears twice).
- */
-export function messageDetail(code: ErrorCode, message: string): string {
-  const prefix = `${ERROR_CATALOG[code].message}: `;
-  if (message.startsWith(prefix)) return message.slice(prefix.length);
-  return message === ERROR_CATALOG[code].message ? '' : message;
 }
 
 /** Per-item error fields of a batched response; empty strings on success. */

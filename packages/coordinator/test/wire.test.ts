@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { FjordError } from '@fjord/protocol';
 import { loadFjordProtos, wireToSafeInteger } from '../src/proto.js';
 import { buildDelta } from '../src/metadata-watch.js';
+import { canonicalTopicConfigs } from '../src/metadata-state.js';
+import { toFjordError } from '../src/result.js';
 import {
   ERROR_CODE_METADATA_KEY,
   deltaToWire,
@@ -101,5 +103,16 @@ describe('errors on the wire', () => {
     expect(fromServiceError(new TypeError('boom'))).toMatchObject({ code: 'UNKNOWN_SERVER_ERROR', retriable: false });
     expect(grpcStatusFor('INVALID_REQUEST')).toBe(status.INVALID_ARGUMENT);
     expect(grpcStatusFor('NOT_CONTROLLER')).toBe(status.UNAVAILABLE);
+  });
+});
+
+describe('command errors', () => {
+  it('hold the specific part only, so the catalog text never appears twice', () => {
+    const r = canonicalTopicConfigs({ 'retention.ms': 'soon' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.message.startsWith('retention.ms=')).toBe(true);
+    const err = toFjordError(r.error);
+    expect(err.message.match(/A configuration key or value is invalid/g)?.length).toBe(1);
   });
 });
