@@ -3,7 +3,7 @@
 // a bounded number of seeds, and the same fault profile without the bug must
 // stay clean. A checker that never fires proves nothing.
 import { describe, expect, it } from 'vitest';
-import { runSeed, SIM_PROFILES, type SwarmParams } from '../src/sim/index.js';
+import { formatFailure, runSeed, SIM_PROFILES, type SwarmParams } from '../src/sim/index.js';
 import type { TestingBugs } from '../src/index.js';
 
 interface Case {
@@ -40,6 +40,16 @@ describe('broken variants are caught', () => {
       expect(found?.violation).toMatch(c.expect);
     });
   }
+
+  it('a failure report names the one command that replays it and shows the last events', () => {
+    const r = runSeed({ seed: 1, bugs: { grantVoteWithoutLogCheck: true }, profile: 'stale-candidates', params: SIM_PROFILES['stale-candidates'] ?? {} });
+    expect(r.ok).toBe(false);
+    const text = formatFailure(r);
+    expect(text).toContain('replay: FJORD_SIM_SEED=1 npm run sim -w @fjord/raft -- --profile stale-candidates --bug grantVoteWithoutLogCheck');
+    expect(text.split('\n').filter((l) => /^ {2}t= *\d+ n\d/.test(l)).length).toBeGreaterThan(20);
+    // Replaying gives the same violation.
+    expect(runSeed({ seed: 1, bugs: { grantVoteWithoutLogCheck: true }, params: SIM_PROFILES['stale-candidates'] ?? {} }).violation).toBe(r.violation);
+  });
 
   it('the same fault profiles without bugs are clean (no false alarms)', () => {
     for (const c of CASES) {
