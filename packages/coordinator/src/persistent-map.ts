@@ -118,22 +118,31 @@ export class PersistentMap<V> implements ReadonlyMap<string, V> {
     return new PersistentMap(root, this.size - 1);
   }
 
-  *entries(): MapIterator<[string, V]> {
+  // Iteration collects into an array and returns its iterator: V8's array
+  // iterators are fast, while nested generators over the trie measured ~30x
+  // slower than a Map (decide walks every topic every controller interval).
+  private collect<T>(project: (pair: readonly [string, V]) => T): T[] {
+    const out: T[] = [];
     for (const mid of this.root) {
       if (mid === undefined) continue;
       for (const leaf of mid) {
         if (leaf === undefined) continue;
-        for (const [key, value] of leaf) yield [key, value];
+        for (let i = 0; i < leaf.length; i++) out.push(project(leaf[i] as readonly [string, V]));
       }
     }
+    return out;
   }
 
-  *keys(): MapIterator<string> {
-    for (const [key] of this.entries()) yield key;
+  entries(): MapIterator<[string, V]> {
+    return this.collect((pair): [string, V] => [pair[0], pair[1]])[Symbol.iterator]();
   }
 
-  *values(): MapIterator<V> {
-    for (const [, value] of this.entries()) yield value;
+  keys(): MapIterator<string> {
+    return this.collect((pair) => pair[0])[Symbol.iterator]();
+  }
+
+  values(): MapIterator<V> {
+    return this.collect((pair) => pair[1])[Symbol.iterator]();
   }
 
   [Symbol.iterator](): MapIterator<[string, V]> {

@@ -74,19 +74,32 @@ export function decide(input: DecideInput): MetadataCommand[] {
   }
   if (commands.length >= maxCommands) return commands.slice(0, maxCommands);
 
-  // 2 and 3. Partitions.
+  // 2 and 3. Partitions. Most partitions need nothing: a check without
+  // allocation skips them (decide runs every controllerIntervalMs over every
+  // partition), and only the few commands found are sorted.
   const isLive = (id: number): boolean => metadata.brokers.has(id) && !fenced.has(id);
   const preferred = input.preferredLeaderElection ?? false;
-  const topics = [...metadata.topics.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const topic of topics) {
+  const found: { topic: string; partition: number; command: ElectLeader | ShrinkIsr }[] = [];
+  for (const topic of metadata.topics.values()) {
     for (const p of topic.partitions) {
+      if (isSettled(p, fenced, preferred)) continue;
       const command = decidePartition(topic, p, isLive, preferred);
-      if (command === null) continue;
-      commands.push(command);
-      if (commands.length >= maxCommands) return commands;
+      if (command !== null) found.push({ topic: topic.name, partition: p.partition, command });
     }
   }
+  found.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  for (const f of found) commands.push(f.command);
   return [...commands, ...unfences].slice(0, maxCommands);
+}
+
+/** True when the partition certainly needs no command: a live leader, no fenced ISR member, and (if asked) the preferred leader. */
+function isSettled(p: PartitionState, fenced: ReadonlySet<number>, preferred: boolean): boolean {
+  if (p.leader === NO_LEADER || fenced.has(p.leader)) return false;
+  if (preferred && p.replicas[0] !== p.leader) return false;
+  if (fenced.size > 0) {
+    for (let i = 0; i < p.isr.length; i++) if (fenced.has(p.isr[i] as number)) return false;
+  }
+  return true;
 }
 
 /** The command one partition needs, or null. Exported for the admin election planner and tests. */
