@@ -3,7 +3,7 @@
  * a segment is `<20-digit zero-padded base offset>.log` with `.index` and
  * `.timeindex` beside it, so a plain `ls` sorts segments by offset.
  */
-import { assert, assertSafeInteger } from '@fjord/protocol';
+import { FjordError, assert, assertSafeInteger, validateTopicName } from '@fjord/protocol';
 
 export const LOG_FILE_SUFFIX = '.log';
 export const INDEX_FILE_SUFFIX = '.index';
@@ -38,6 +38,24 @@ export function indexFileName(baseOffset: number): string {
 
 export function timeIndexFileName(baseOffset: number): string {
   return offsetFileStem(baseOffset) + TIME_INDEX_FILE_SUFFIX;
+}
+
+/** Throws INVALID_REQUEST unless `partition` is an int32 >= 0. */
+export function validatePartition(partition: number): void {
+  if (typeof partition !== 'number' || !Number.isSafeInteger(partition) || partition < 0 || partition > 0x7fff_ffff) {
+    throw new FjordError('INVALID_REQUEST', `partition must be an int32 >= 0, got ${String(partition)}`, { partition });
+  }
+}
+
+/**
+ * The directory of one partition, `<topic>-<partition>` (Kafka's layout). The
+ * topic name is validated first (INVALID_TOPIC), so it can never escape the
+ * data directory ('/', '..') or collide with another partition's directory.
+ */
+export function partitionDirName(topic: string, partition: number): string {
+  validateTopicName(topic);
+  validatePartition(partition);
+  return `${topic}-${partition}`;
 }
 
 const SEGMENT_FILE = /^(\d{20})\.(log|index|timeindex)$/;

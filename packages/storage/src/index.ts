@@ -24,6 +24,8 @@ export {
   indexFileName,
   logFileName,
   offsetFileStem,
+  partitionDirName,
+  validatePartition,
   parseSegmentFileName,
   timeIndexFileName,
 } from './file-names.js';

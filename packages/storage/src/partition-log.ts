@@ -28,10 +28,11 @@ import {
   readVarlong,
   stampBaseOffset,
   stampPartitionLeaderEpoch,
+  validateTopicName,
 } from '@fjord/protocol';
 import { fsyncDir } from './checkpoint-file.js';
 import { maxOffsetIndexEntries, maxTimeIndexEntries, resolveLogConfig, type LogConfig } from './config.js';
-import { CLEAN_SHUTDOWN_FILE } from './file-names.js';
+import { CLEAN_SHUTDOWN_FILE, validatePartition } from './file-names.js';
 import type { EpochEntry, LeaderEpochCache } from './leader-epoch-cache.js';
 import { loadLog, writeLogOffsetsCheckpoint } from './log-loader.js';
 import { segmentsToDelete, type RetentionReason } from './retention.js';
@@ -168,6 +169,10 @@ export class PartitionLog {
   /** Opens (creating if needed) the log in `options.dir`, recovering it if it was not closed cleanly. */
   static open(options: PartitionLogOptions): PartitionLog {
     const config = resolveLogConfig(options.config ?? {});
+    // Names are checked before anything touches the disk.
+    if (options.topic !== undefined) validateTopicName(options.topic);
+    if (options.partition !== undefined) validatePartition(options.partition);
+    if (typeof options.dir !== 'string' || options.dir.length === 0) throw invalid('dir must be a non-empty path');
     try {
       return new PartitionLog(options, config);
     } catch (e) {

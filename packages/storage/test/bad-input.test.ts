@@ -12,7 +12,9 @@ import {
   isFjordError,
   type ErrorCode,
 } from '@fjord/protocol';
-import { PartitionLog, resolveLogConfig } from '@fjord/storage';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PartitionLog, partitionDirName, resolveLogConfig } from '@fjord/storage';
 import { makeBatch, makeBatches, makeTempDir, removeDir, snapshotDir } from './helpers.js';
 
 let dir: string;
@@ -169,6 +171,37 @@ describe('offsets that are negative, unsafe or out of range', () => {
     expectRejected('OFFSET_OUT_OF_RANGE', () => log.deleteRecordsBefore(-1));
     expectRejected('OFFSET_OUT_OF_RANGE', () => log.deleteRecordsBefore(leo + 1));
     expectRejected('INVALID_TIMESTAMP', () => log.offsetForTimestamp(-3));
+  });
+});
+
+describe('invalid names', () => {
+  it('a bad topic name or partition is rejected before anything is created', () => {
+    const parent = makeTempDir();
+    for (const [topic, partition, code] of [
+      ['../escape', 0, 'INVALID_TOPIC'],
+      ['a/b', 0, 'INVALID_TOPIC'],
+      ['..', 0, 'INVALID_TOPIC'],
+      ['', 0, 'INVALID_TOPIC'],
+      ['x'.repeat(250), 0, 'INVALID_TOPIC'],
+      ['ok', -1, 'INVALID_REQUEST'],
+      ['ok', 1.5, 'INVALID_REQUEST'],
+    ] as const) {
+      for (const fn of [
+        () => partitionDirName(topic, partition),
+        () => PartitionLog.open({ dir: path.join(parent, 'p'), topic, partition }),
+      ]) {
+        let err: unknown;
+        try {
+          fn();
+        } catch (e) {
+          err = e;
+        }
+        expect(isFjordError(err, code), `${topic} ${partition}`).toBe(true);
+      }
+      expect(fs.readdirSync(parent)).toEqual([]);
+    }
+    expect(partitionDirName('orders.v1', 3)).toBe('orders.v1-3');
+    removeDir(parent);
   });
 });
 

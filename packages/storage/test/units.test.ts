@@ -120,6 +120,16 @@ describe('config table', () => {
       expect(e.default, e.key).toBeLessThanOrEqual(e.max);
     }
     expect(resolveLogConfig({})).toEqual(DEFAULT_LOG_CONFIG);
+    // The README's table documents every key with its Kafka name and default.
+    const readme = fs.readFileSync(path.join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    const rows = readme.split('\n').filter((l) => l.startsWith('| `'));
+    for (const e of LOG_CONFIG_TABLE) {
+      const row = rows.find((l) => l.startsWith(`| \`${e.key}\` |`));
+      expect(row, e.key).toBeDefined();
+      const cells = (row as string).split('|').map((c) => c.trim());
+      expect(cells[2], e.key).toBe(e.kafkaName === null ? '—' : `\`${e.kafkaName}\``);
+      expect(cells[3], e.key).toBe(e.default === Number.MAX_SAFE_INTEGER ? 'never (2^53-1)' : String(e.default));
+    }
     expect(resolveLogConfig({ segmentBytes: 4096 }).segmentBytes).toBe(4096);
   });
 });
