@@ -8,7 +8,15 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@fjord/protocol';
 import { decide } from '../src/controller/decide.js';
-import { isSessionAlive, pruneSessions, recordHeartbeat, seedSessions, type BrokerSession } from '../src/controller/sessions.js';
+import {
+  heartbeatChangesDecision,
+  isSessionAlive,
+  nextSessionExpiryMs,
+  pruneSessions,
+  recordHeartbeat,
+  seedSessions,
+  type BrokerSession,
+} from '../src/controller/sessions.js';
 import { planCreateTopic } from '../src/controller/topic-admin.js';
 import { newTopicId } from '../src/controller/topic-id.js';
 import { NO_LEADER, type MetadataCommand } from '../src/metadata-command.js';
@@ -51,6 +59,23 @@ describe('sessions', () => {
     expect(!stale.ok && stale.error.code).toBe('STALE_BROKER_EPOCH');
     const unknown = recordHeartbeat(state, new Map(), { brokerId: 7, brokerEpoch: 1, wantFence: false }, 50);
     expect(!unknown.ok && unknown.error.code).toBe('STALE_BROKER_EPOCH');
+  });
+
+  it('tells the shell when decide can next change its answer', () => {
+    const state = topicState();
+    const sessions = seedSessions(state, 1_000);
+    sessions.set(2, { ...(sessions.get(2) as BrokerSession), lastHeartbeatMs: 500 });
+    const due = nextSessionExpiryMs(state, sessions, TIMEOUT);
+    expect(due).toBe(500 + TIMEOUT + 1);
+    // Nothing changes before it; at it, broker 2 is fenced.
+    expect(decide({ metadata: state, brokerSessions: sessions, nowMs: due - 1, sessionTimeoutMs: TIMEOUT })).toEqual([]);
+    expect(decide({ metadata: state, brokerSessions: sessions, nowMs: due, sessionTimeoutMs: TIMEOUT })[0]).toMatchObject({ kind: 'FenceBroker', brokerId: 2 });
+    expect(nextSessionExpiryMs(state, new Map(), TIMEOUT)).toBe(Number.POSITIVE_INFINITY);
+    const s1 = sessions.get(1) as BrokerSession;
+    expect(heartbeatChangesDecision(s1, { ...s1, lastHeartbeatMs: 2_000 }, 2_000, TIMEOUT)).toBe(false);
+    expect(heartbeatChangesDecision(s1, { ...s1, lastHeartbeatMs: 2_000, wantFence: true }, 2_000, TIMEOUT)).toBe(true);
+    expect(heartbeatChangesDecision(s1, { ...s1, lastHeartbeatMs: 20_000 }, 20_000, TIMEOUT)).toBe(true);
+    expect(heartbeatChangesDecision(undefined, s1, 1_000, TIMEOUT)).toBe(true);
   });
 
   it('prunes sessions of replaced registrations', () => {

@@ -72,3 +72,28 @@ export function pruneSessions(metadata: MetadataState, sessions: BrokerSessions)
   }
   return next;
 }
+
+/**
+ * The earliest time at which a broker's session flips from alive to expired,
+ * given no new heartbeat (Infinity when none is alive). With
+ * `heartbeatChangesDecision`, this lets the shell run decide only when its
+ * answer can change: after the metadata version moved, after a heartbeat that
+ * matters, or once nowMs reaches this time (plus a slow periodic safety run).
+ * decide walks every partition, so calling it on every tick would cost
+ * O(partitions) per tick.
+ */
+export function nextSessionExpiryMs(metadata: MetadataState, sessions: BrokerSessions, sessionTimeoutMs: number): number {
+  let next = Number.POSITIVE_INFINITY;
+  for (const broker of metadata.brokers.values()) {
+    const session = sessions.get(broker.brokerId);
+    if (session === undefined || session.brokerEpoch !== broker.brokerEpoch) continue;
+    // isSessionAlive holds while nowMs - last <= timeout.
+    next = Math.min(next, session.lastHeartbeatMs + sessionTimeoutMs + 1);
+  }
+  return next;
+}
+
+/** True when a heartbeat can change decide's answer: the broker was not alive before, or its wantFence flipped. */
+export function heartbeatChangesDecision(previous: BrokerSession | undefined, next: BrokerSession, nowMs: number, sessionTimeoutMs: number): boolean {
+  return !isSessionAlive(previous, next.brokerEpoch, nowMs, sessionTimeoutMs) || previous?.wantFence !== next.wantFence;
+}
