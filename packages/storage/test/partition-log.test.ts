@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Rng, decodeRecordBatches, encodeRecordBatchSync, isFjordError, readBatchHeader } from '@fjord/protocol';
+import { Rng, decodeRecordBatches, encodeRecordBatch, encodeRecordBatchSync, isFjordError, readBatchHeader } from '@fjord/protocol';
 import { CLEAN_SHUTDOWN_FILE, PartitionLog, logFileName, type PartitionLogOptions } from '@fjord/storage';
 import { makeBatch, makeBatches, makeTempDir, removeDir, splitBatches } from './helpers.js';
 
@@ -191,6 +191,41 @@ describe('time index', () => {
     expect(log.offsetForTimestamp(-2)).toEqual({ offset: 0, timestamp: -1 });
     expect(log.offsetForTimestamp(-1)).toEqual({ offset: 150, timestamp: -1 });
     log.close();
+  });
+});
+
+describe('compressed batches', () => {
+  it('are stored and served as opaque bytes; offsetForTimestamp answers the batch start', async () => {
+    const log = open();
+    log.append([makeBatch(new Rng(15), { count: 2, timestamp: 100 })], { leaderEpoch: 0 });
+    const records = Array.from({ length: 10 }, (_, i) => ({ value: Buffer.from(`v${i}`), timestamp: 200 + i }));
+    const gz = await encodeRecordBatch({ records, compression: 'gzip' });
+    expect(log.append([gz], { leaderEpoch: 0 })).toMatchObject({ baseOffset: 2, lastOffset: 11 });
+    expect(log.offsetForTimestamp(205)).toEqual({ offset: 2, timestamp: 209 });
+    const r = log.read({ fetchOffset: 7, maxBytes: 1 });
+    expect(r.records.equals(gz)).toBe(true);
+    const decoded = await decodeRecordBatches(r.records);
+    expect(decoded[0]?.records.map((x) => x.offset)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    log.close();
+  });
+});
+
+describe('I/O failure', () => {
+  it('takes the log offline: KAFKA_STORAGE_ERROR now and on every later call', () => {
+    const log = open();
+    log.append([makeBatch(new Rng(16))], { leaderEpoch: 0 });
+    removeDir(dir);
+    const codes: string[] = [];
+    for (const fn of [() => log.truncateFullyAndStartAt(10), () => log.read({ fetchOffset: 0, maxBytes: 10 }), () => log.append([makeBatch(new Rng(17))], { leaderEpoch: 0 })]) {
+      try {
+        fn();
+      } catch (e) {
+        if (isFjordError(e)) codes.push(e.code);
+      }
+    }
+    expect(codes).toEqual(['KAFKA_STORAGE_ERROR', 'KAFKA_STORAGE_ERROR', 'KAFKA_STORAGE_ERROR']);
+    log.closeUnclean();
+    fs.mkdirSync(dir);
   });
 });
 
