@@ -364,8 +364,12 @@ export class Raft {
         // whose (stale) configuration does not include the leader never sends
         // it one: the simulator found that livelock (seed 217623).
         this.send({ type: 'AppendEntriesResponse', from: this.id, to: m.from, term: this.term, reject: true, index: 0, rejectHint: 0, hintTerm: 0 });
-      } else if (m.type === 'RequestVote' && m.preVote) {
-        this.send({ type: 'RequestVoteResponse', from: this.id, to: m.from, term: this.term, preVote: true, granted: false });
+      } else if (m.type === 'RequestVote') {
+        // Reject with our term (figure 3.1) so the candidate catches up. etcd
+        // answers only pre-votes here; a real vote request from a lower term
+        // is dropped, and a candidate whose requests only reach us never
+        // learns our term: another livelock the simulator found (seed 1028614).
+        this.send({ type: 'RequestVoteResponse', from: this.id, to: m.from, term: this.term, preVote: m.preVote, granted: false });
       }
       return;
     }
