@@ -149,6 +149,7 @@ export class PartitionLog {
       maxTimeIndexEntries: maxTimeIndexEntries(config),
       scratch: Buffer.allocUnsafe(SCAN_CHUNK_BYTES),
       durable: options.unsafeNoFsync !== true,
+      onIndexRebuild: (baseOffset, reason) => this.logger?.warn({ baseOffset, reason }, 'index rebuilt'),
     };
     const now = this.clock();
     const loaded = loadLog({ dir: options.dir, config, ctx: this.ctx, logger: this.logger, nowMs: now });

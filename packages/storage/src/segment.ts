@@ -40,6 +40,8 @@ export interface SegmentContext {
   readonly scratch: Buffer;
   /** false only with PartitionLogOptions.unsafeNoFsync (tests of process crashes). */
   readonly durable: boolean;
+  /** Told when a closed segment's index files were missing or corrupt and got rebuilt. */
+  readonly onIndexRebuild?: (baseOffset: number, reason: string) => void;
 }
 
 /** What the log needs to know about a batch, read from its header. */
@@ -110,6 +112,8 @@ export class LogSegment {
   private largestTimestampKnown: boolean;
   /** maxTimestamp of the first batch (null if unknown or empty): segment.ms counts from it (Kafka). */
   private firstBatchTimestamp: number | null = null;
+  /** Set when a rebuild found a corrupt batch in this (flushed) segment: it is not served. */
+  private corruptBytesAt: number | null = null;
   /** Wall-clock creation (or load) time, used for segment.ms when batches carry no timestamps. */
   readonly createdMs: number;
 
@@ -157,7 +161,10 @@ export class LogSegment {
   }
 
   /** Loads both indexes; rebuilds them from the log when missing or corrupt (Kafka's sanity check). */
-  ensureIndexes(onRebuild?: (reason: string) => void): void {
+  ensureIndexes(): void {
+    if (this.corruptBytesAt !== null) {
+      throw storageError('corrupt batch inside a flushed segment', { file: this.logPath, position: this.corruptBytesAt });
+    }
     if (this.offsetIndex.loaded && this.timeIndex.loaded) return;
     const a = this.offsetIndex.loaded ? 'ok' : this.offsetIndex.load(this.sizeBytes);
     const b = this.timeIndex.loaded ? 'ok' : this.timeIndex.load(this.sizeBytes);
@@ -173,10 +180,17 @@ export class LogSegment {
       this.largestTimestampKnown = true;
       return;
     }
-    onRebuild?.(`offset index ${a}, time index ${b}`);
+    this.ctx.onIndexRebuild?.(this.baseOffset, `offset index ${a}, time index ${b}`);
+    const sizeBefore = this.sizeBytes;
     const result = this.recover({ maxBatchBytes: Number.MAX_SAFE_INTEGER, buffer: Buffer.allocUnsafe(1024 * 1024), truncate: false });
     if (result.truncatedBytes !== 0) {
-      throw storageError('corrupt batch inside a flushed segment', { file: this.logPath, validBytes: this.sizeBytes - result.truncatedBytes });
+      // Below the recovery point the bytes were fsynced: this is media corruption,
+      // not a torn write. Refuse to serve the segment rather than cut acknowledged data.
+      this.corruptBytesAt = this.sizeBytes;
+      this.sizeBytes = sizeBefore;
+      this.offsetIndex.discard();
+      this.timeIndex.discard();
+      this.ensureIndexes();
     }
     this.onBecomeInactive();
   }

@@ -191,6 +191,17 @@ export abstract class SparseIndex {
     this.fileNeedsTrim = true;
   }
 
+  /** Forgets the entries and deletes the file (a rebuild found the log corrupt: nothing to persist). */
+  discard(): void {
+    this.keys = new Float64Array(0);
+    this.values = new Float64Array(0);
+    this.countValue = 0;
+    this.persisted = 0;
+    this.fileNeedsTrim = false;
+    this.loadedValue = false;
+    this.deleteFile();
+  }
+
   /** Writes the entries not yet on disk (and trims the file); fsyncs when `sync`. */
   persist(sync: boolean): void {
     if (!this.loadedValue) return;

@@ -216,6 +216,43 @@ describe('recovery beyond the active segment', () => {
     removeDir(dir);
   });
 
+  it('a flushed segment whose index is missing is rebuilt (logged); one with a corrupt batch is refused, not cut', () => {
+    const dir = makeTempDir();
+    const rng = new Rng(80);
+    let log = PartitionLog.open({ dir, config });
+    for (let i = 0; i < 100; i++) log.append([makeBatch(rng, { valueBytes: 100 })], { leaderEpoch: 1 });
+    const bases = log.segmentBaseOffsets();
+    log.close();
+    fs.rmSync(path.join(dir, indexFileName(bases[0] as number)));
+    fs.rmSync(path.join(dir, indexFileName(bases[1] as number)));
+    const file = path.join(dir, logFileName(bases[1] as number));
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 20] = (bytes[bytes.length - 20] as number) ^ 0x01;
+    fs.writeFileSync(file, bytes);
+    const cap = captureLogger();
+    log = PartitionLog.open({ dir, config, logger: cap.logger });
+    expect(log.read({ fetchOffset: 0, maxBytes: 100 }).batchCount).toBe(1);
+    expect(cap.lines.filter((l) => l.msg === 'index rebuilt').map((l) => l.baseOffset)).toEqual([bases[0]]);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let code: unknown;
+      try {
+        log.read({ fetchOffset: bases[1] as number, maxBytes: 100 });
+      } catch (e) {
+        code = (e as { code?: string }).code;
+      }
+      expect(code).toBe('KAFKA_STORAGE_ERROR');
+    }
+    expect(fs.statSync(file).size).toBe(bytes.length);
+    expect(log.read({ fetchOffset: bases[2] as number, maxBytes: 100 }).batchCount).toBe(1);
+    log.close();
+    // Nothing was persisted for the corrupt segment: the next open refuses it again.
+    expect(fs.existsSync(path.join(dir, indexFileName(bases[1] as number)))).toBe(false);
+    log = PartitionLog.open({ dir, config });
+    expect(() => log.read({ fetchOffset: bases[1] as number, maxBytes: 100 })).toThrow(/corrupt/);
+    log.close();
+    removeDir(dir);
+  });
+
   it('a corrupt leader-epoch checkpoint is rebuilt from the batches', () => {
     const dir = makeTempDir();
     const rng = new Rng(79);
