@@ -17,5 +17,6 @@ export * from './controller/placement.js';
 export * from './controller/topic-id.js';
 export * from './controller/sessions.js';
 export * from './controller/decide.js';
+export * from './controller/controller-tick.js';
 export * from './controller/topic-admin.js';
 export * from './controller/elections.js';

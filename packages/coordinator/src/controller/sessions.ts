@@ -74,21 +74,25 @@ export function pruneSessions(metadata: MetadataState, sessions: BrokerSessions)
 }
 
 /**
- * The earliest time at which a broker's session flips from alive to expired,
- * given no new heartbeat (Infinity when none is alive). With
+ * The earliest time after `afterMs` at which a broker's session flips from
+ * alive to expired, given no new heartbeat (Infinity when none will). With
  * `heartbeatChangesDecision`, this lets the shell run decide only when its
  * answer can change: after the metadata version moved, after a heartbeat that
  * matters, or once nowMs reaches this time (plus a slow periodic safety run).
  * decide walks every partition, so calling it on every tick would cost
  * O(partitions) per tick.
  */
-export function nextSessionExpiryMs(metadata: MetadataState, sessions: BrokerSessions, sessionTimeoutMs: number): number {
+export function nextSessionExpiryMs(metadata: MetadataState, sessions: BrokerSessions, sessionTimeoutMs: number, afterMs = Number.NEGATIVE_INFINITY): number {
   let next = Number.POSITIVE_INFINITY;
   for (const broker of metadata.brokers.values()) {
     const session = sessions.get(broker.brokerId);
     if (session === undefined || session.brokerEpoch !== broker.brokerEpoch) continue;
-    // isSessionAlive holds while nowMs - last <= timeout.
-    next = Math.min(next, session.lastHeartbeatMs + sessionTimeoutMs + 1);
+    // isSessionAlive holds while nowMs - last <= timeout, so it flips at last + timeout + 1.
+    const expiry = session.lastHeartbeatMs + sessionTimeoutMs + 1;
+    // Only flips after `afterMs` count: one that happened before the last
+    // decision was already seen by it (a long-dead broker must not make every
+    // tick look due).
+    if (expiry > afterMs) next = Math.min(next, expiry);
   }
   return next;
 }
