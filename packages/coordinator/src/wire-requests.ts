@@ -22,6 +22,13 @@ import { MAX_ADMIN_BATCH_ITEMS } from './controller/topic-admin.js';
 import type { ElectionType, PartitionRef } from './controller/elections.js';
 import type { Heartbeat } from './controller/sessions.js';
 
+/**
+ * Topic names are checked by the planners (INVALID_TOPIC per item, Kafka's
+ * 249-character rule included); this bound only stops absurd strings, the
+ * request size limit bounds them anyway.
+ */
+const MAX_WIRE_NAME_CHARS = 65_536;
+
 /** Runs a parser; a ShapeError becomes a whole-request INVALID_REQUEST. */
 function whole<T>(what: string, parse: () => T): T {
   try {
@@ -115,7 +122,7 @@ export function createTopicsFromWire(request: unknown): { readonly items: Parsed
     const o = readObject(request, 'request');
     const parsed = items(o, 'topics', 'request').map((raw, i): ParsedItem<CreateTopicRequest> => {
       const t = readObject(raw, `request.topics[${i}]`);
-      const name = readString(t['name'], `request.topics[${i}].name`, 0, 1024);
+      const name = readString(t['name'], `request.topics[${i}].name`, 0, MAX_WIRE_NAME_CHARS);
       const assignment = assignmentFromWire(readArray(t['assignments'] ?? [], `request.topics[${i}].assignments`, L.maxPartitionsPerTopic), `request.topics[${i}].assignments`);
       if (!Array.isArray(assignment)) return { name, request: null, error: assignment };
       let configs: Record<string, string>;
@@ -146,7 +153,7 @@ export function createPartitionsFromWire(request: unknown): { readonly items: Pa
     const o = readObject(request, 'request');
     const parsed = items(o, 'topics', 'request').map((raw, i): ParsedItem<CreatePartitionsRequest> => {
       const t = readObject(raw, `request.topics[${i}]`);
-      const name = readString(t['name'], `request.topics[${i}].name`, 0, 1024);
+      const name = readString(t['name'], `request.topics[${i}].name`, 0, MAX_WIRE_NAME_CHARS);
       const count = readInt(t['count'], `request.topics[${i}].count`, -(2 ** 31), 2 ** 31 - 1);
       // New partitions are listed in order; their indexes are implied, so only the replica lists matter.
       const assignment = readArray(t['assignments'] ?? [], `request.topics[${i}].assignments`, L.maxPartitionsPerTopic).map((a, j) => {
@@ -164,7 +171,7 @@ export function deleteTopicsFromWire(request: unknown): { name: string; topicId:
     const o = readObject(request, 'request');
     return items(o, 'topics', 'request').map((raw, i) => {
       const t = readObject(raw, `request.topics[${i}]`);
-      return { name: readString(t['name'] ?? '', `request.topics[${i}].name`, 0, 1024), topicId: readString(t['topicId'] ?? '', `request.topics[${i}].topicId`, 0, 64) };
+      return { name: readString(t['name'] ?? '', `request.topics[${i}].name`, 0, MAX_WIRE_NAME_CHARS), topicId: readString(t['topicId'] ?? '', `request.topics[${i}].topicId`, 0, 64) };
     });
   });
 }
@@ -208,7 +215,7 @@ export function electLeadersFromWire(request: unknown): { readonly electionType:
       })();
     const partitions = items(o, 'partitions', 'request').map((raw, i) => {
       const p = readObject(raw, `request.partitions[${i}]`);
-      return { topic: readString(p['topic'], `request.partitions[${i}].topic`, 0, 1024), partition: readInt(p['partition'], `request.partitions[${i}].partition`, 0, 2 ** 31 - 1) };
+      return { topic: readString(p['topic'], `request.partitions[${i}].topic`, 0, MAX_WIRE_NAME_CHARS), partition: readInt(p['partition'], `request.partitions[${i}].partition`, 0, 2 ** 31 - 1) };
     });
     return { electionType, partitions: partitions.length > 0 ? partitions : null };
   });
@@ -225,7 +232,7 @@ export function getMetadataFromWire(request: unknown): { readonly topics: string
   return whole('GetMetadata', () => {
     const o = readObject(request, 'request');
     return {
-      topics: items(o, 'topics', 'request').map((t, i) => readString(t, `request.topics[${i}]`, 0, 1024)),
+      topics: items(o, 'topics', 'request').map((t, i) => readString(t, `request.topics[${i}]`, 0, MAX_WIRE_NAME_CHARS)),
       allowStale: readBoolean(o['allowStale'] ?? false, 'request.allowStale'),
     };
   });

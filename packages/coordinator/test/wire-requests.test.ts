@@ -96,6 +96,7 @@ describe('CreateTopics', () => {
       topics: [
         { name: 'good', numPartitions: 3, replicationFactor: 3, configs: { 'retention.ms': '60000' } },
         { name: 'bad name' },
+        { name: 'x'.repeat(5_000) },
         { name: '' },
         { name: 'exists' },
         { name: 'twice' },
@@ -116,6 +117,7 @@ describe('CreateTopics', () => {
     expect(planned.map((p) => [p.name, p.error?.code ?? 'ok'])).toEqual([
       ['good', 'ok'],
       ['bad name', 'INVALID_TOPIC'],
+      ['x'.repeat(5_000), 'INVALID_TOPIC'],
       ['', 'INVALID_TOPIC'],
       ['exists', 'TOPIC_ALREADY_EXISTS'],
       ['twice', 'INVALID_REQUEST'],
