@@ -9,7 +9,7 @@
  * Apply (metadata-state.ts) re-checks what protects the state's invariants;
  * these checks add what depends on policy and on the moment (live brokers).
  */
-import { findCollidingTopic, topicNameProblem } from '@fjord/protocol';
+import { findCollidingTopic, hasCollisionChars, topicNameProblem } from '@fjord/protocol';
 import { fail, ok, type CommandError, type Result } from '../result.js';
 import { METADATA_LIMITS, type CreatePartitions, type CreateTopic, type DeleteTopic } from '../metadata-command.js';
 import { applyCommand, canonicalTopicConfigs, isBrokerUnfenced, topicById, type MetadataState } from '../metadata-state.js';
@@ -66,7 +66,7 @@ export function planCreateTopic(args: {
   const problem = topicNameProblem(request.name);
   if (problem !== null) return fail('INVALID_TOPIC', `${JSON.stringify(request.name.slice(0, 300))}: ${problem}`);
   if (metadata.topics.has(request.name)) return fail('TOPIC_ALREADY_EXISTS', `topic ${request.name} already exists`);
-  const collides = findCollidingTopic(request.name, metadata.topics.keys());
+  const collides = hasCollisionChars(request.name) ? findCollidingTopic(request.name, metadata.topics.keys()) : undefined;
   if (collides !== undefined) {
     return fail('INVALID_TOPIC', `topic ${request.name} collides with existing topic ${collides}: '.' and '_' are the same in metric names`);
   }
