@@ -110,11 +110,14 @@ export class FjordError extends Error {
   readonly refreshMetadata: boolean;
   readonly rejoinGroup: boolean;
   readonly details: ErrorDetails;
+  /** The specific part of the message (without the catalog text); '' when none was given. */
+  readonly detail: string;
 
   constructor(code: ErrorCode, message?: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
     const entry: ErrorSpec = ERROR_CATALOG[code];
-    super(message === undefined ? entry.message : `${entry.message}: ${message}`, options);
+    super(message === undefined || message === '' ? entry.message : `${entry.message}: ${message}`, options);
     this.code = code;
+    this.detail = message ?? '';
     this.kafkaCode = entry.kafkaCode;
     this.retriable = entry.retriable;
     this.refreshMetadata = entry.refreshMetadata;

@@ -10,3 +10,6 @@ export * from './record-batch.js';
 export * from './rng.js';
 export * from './topic-config.js';
 export * from './varint.js';
+export * from './grpc-wire.js';
+export * from './proto.js';
+export * from './node-config.js';
