@@ -1,0 +1,3 @@
+export * from './cli.js';
+export * from './command.js';
+export * from './logger.js';

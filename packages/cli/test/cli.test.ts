@@ -1,0 +1,31 @@
+// Goal: the built `fjord` binary runs (what ships is what is tested), answers
+// bad usage with exit code 2 and a message, and main() is usable in-process.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '@fjord/cli';
+
+const bin = join(import.meta.dirname, '..', 'bin', 'fjord.js');
+
+function capture(): { io: { out: (t: string) => void; err: (t: string) => void }; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return { io: { out: (t) => void (out += t), err: (t) => void (err += t) }, out: () => out, err: () => err };
+}
+
+describe('fjord CLI', () => {
+  it('the built binary prints its version', () => {
+    const r = spawnSync(process.execPath, [bin, 'version'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^fjord \d+\.\d+\.\d+ \(node v\d+/);
+  });
+
+  it('refuses unknown commands and missing commands with exit code 2', async () => {
+    const a = capture();
+    expect(await main(['no-such-command'], a.io)).toBe(2);
+    expect(a.err()).toMatch(/Unknown argument: no-such-command/);
+    const b = capture();
+    expect(await main([], b.io)).toBe(2);
+    expect(b.err()).toMatch(/name a command/);
+  });
+});
