@@ -30,6 +30,8 @@ describe('tidy', () => {
     expectMatch(/^impure packages\/raft\/src\/core\/clock\.ts: performance\.now/);
     expectMatch(/^impure packages\/raft\/src\/core\/clock\.ts: imports "node:fs"/);
     expectMatch(/^exports packages\/raft\/package\.json/);
+    expectMatch(/^dependency packages\/storage\/src\/uses-testkit\.ts: @fjord\/storage may not import @fjord\/testkit/);
+    expect(found.some((f) => f.includes('storage/test/uses-testkit.ts'))).toBe(false);
     // What is only mentioned in a comment is not a violation.
     expect(found.some((f) => f.includes('commented.ts'))).toBe(false);
   });

@@ -20,6 +20,9 @@ export const ALLOWED_DEPS: Readonly<Record<string, readonly string[]>> = {
   cli: ['protocol', 'storage', 'raft', 'coordinator', 'broker', 'client'],
 };
 
+/** Dev-only packages that any package's tests (never its src/) may import, declared as devDependencies. */
+export const TEST_ONLY_PACKAGES: readonly string[] = ['testkit'];
+
 /** Subpath exports that exist on purpose (anything else after the package name is a deep import). */
 export const ALLOWED_SUBPATHS: readonly string[] = ['@fjord/raft/sim'];
 
@@ -129,12 +132,21 @@ export function checkTree(root: string): Violation[] {
     if (dot?.['source'] !== './src/index.ts') {
       violations.push({ rule: 'exports', file: rel(join(pkgDir, 'package.json')), message: 'exports["."] must expose ./src/index.ts under the "source" condition' });
     }
-    const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies })
-      .filter((d) => d.startsWith('@fjord/'))
-      .map((d) => d.slice('@fjord/'.length));
+    const fjordDeps = (deps: Record<string, string> | undefined): string[] =>
+      Object.keys(deps ?? {})
+        .filter((d) => d.startsWith('@fjord/'))
+        .map((d) => d.slice('@fjord/'.length));
+    const runtimeDeps = fjordDeps(manifest.dependencies);
+    const devDeps = fjordDeps(manifest.devDependencies);
+    const declared = [...runtimeDeps, ...devDeps];
     graph.set(pkg, declared);
-    for (const dep of declared) {
+    for (const dep of runtimeDeps) {
       if (!allowed.includes(dep)) {
+        violations.push({ rule: 'dependency', file: rel(join(pkgDir, 'package.json')), message: `@fjord/${pkg} may not depend on @fjord/${dep}` });
+      }
+    }
+    for (const dep of devDeps) {
+      if (!allowed.includes(dep) && !TEST_ONLY_PACKAGES.includes(dep)) {
         violations.push({ rule: 'dependency', file: rel(join(pkgDir, 'package.json')), message: `@fjord/${pkg} may not depend on @fjord/${dep}` });
       }
     }
@@ -149,7 +161,8 @@ export function checkTree(root: string): Violation[] {
           if (rest.length > 0 && !ALLOWED_SUBPATHS.includes(spec)) {
             violations.push({ rule: 'deep-import', file: rel(file), message: `deep import "${spec}": import from "@fjord/${name}" only` });
           }
-          if (name !== pkg && !allowed.includes(name)) {
+          const testOnlyOk = !inSrc && TEST_ONLY_PACKAGES.includes(name);
+          if (name !== pkg && !allowed.includes(name) && !testOnlyOk) {
             violations.push({ rule: 'dependency', file: rel(file), message: `@fjord/${pkg} may not import @fjord/${name}` });
           } else if (name !== pkg && !declared.includes(name)) {
             violations.push({ rule: 'dependency', file: rel(file), message: `imports @fjord/${name} without declaring it in package.json` });
