@@ -1,6 +1,6 @@
 // Goal: seeded random sequences of append / follower append / read / roll /
 // truncate / deleteRecordsBefore / retention / offsetForTimestamp / epoch
-// queries / clean and unclean reopen, run against the real log and against a
+// queries / flush / clean and unclean reopen, run against the real log and against a
 // plain in-memory model, must agree on every read (byte for byte), every offset
 // and every epoch answer. A failure prints FJORD_STORAGE_SEED to replay it.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -235,9 +235,13 @@ function runScenario(seed: number, steps: number): void {
       }
       const got = log.offsetForTimestamp(Math.max(0, target));
       expect(got, what).toEqual(target < 0 ? log.offsetForTimestamp(0) : want);
-    } else if (op < 92) {
+    } else if (op < 90) {
       const e = rng.int(epoch + 3) - 1;
       expect(log.endOffsetForEpoch(e), what).toEqual(model.endOffsetFor(e));
+    } else if (op < 92) {
+      // Moves the recovery point: a later unclean reopen scans only from there.
+      log.flush();
+      expect(log.recoveryPoint, what).toBe(model.logEnd);
     } else {
       // Reopen, cleanly or after a simulated crash.
       if (rng.chance(1, 2)) log.close();
