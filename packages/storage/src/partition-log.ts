@@ -105,6 +105,22 @@ interface PlannedBatch {
   lastOffsetDelta: number;
 }
 
+/** fdatasync one file (or directory) through its own handle; a file deleted meanwhile needs no sync. */
+async function syncFileAsync(file: string): Promise<void> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
 function invalid(message: string, details: Record<string, unknown> = {}): FjordError {
   return new FjordError('INVALID_REQUEST', message, details);
 }
@@ -128,6 +144,8 @@ export class PartitionLog {
   private unflushedRecords = 0;
   private lastFlushMs: number;
   private dirDirty = false;
+  /** Bumped by every truncation, so an async flush that raced one does not advance the recovery point. */
+  private truncations = 0;
   private closed = false;
   private failure: unknown = null;
   /** Whether the last open found a clean-shutdown marker and scanned nothing. */
@@ -556,6 +574,7 @@ export class PartitionLog {
       for (const s of this.segments.removeFrom(i + 1)) s.deleteFiles();
       const seg = this.segments.active;
       this.segments.touch(seg);
+      this.truncations++;
       const removed = seg.truncateToOffset(target);
       this.logEnd = seg.nextOffset;
       if (this.logStart > this.logEnd) this.logStart = this.logEnd;
@@ -572,6 +591,7 @@ export class PartitionLog {
     const target = requireOffset(offset, 'offset');
     if (target < 0) throw new FjordError('OFFSET_OUT_OF_RANGE', `cannot start the log at negative offset ${target}`);
     this.guard('truncateFullyAndStartAt', () => {
+      this.truncations++;
       for (const s of this.segments.removeFrom(0)) s.deleteFiles();
       this.segments.push(LogSegment.create(this.ctx, target, this.clock()));
       fsyncDir(this.dir, this.ctx.durable);
@@ -648,6 +668,47 @@ export class PartitionLog {
   /** fsyncs everything appended so far and advances the recovery point to the log end offset. */
   flush(): void {
     this.guard('flush', () => this.flushNow());
+  }
+
+  /**
+   * flush() without blocking the event loop: the fdatasyncs run on the libuv
+   * thread pool (through their own file handles, so the open-segment LRU may
+   * close its descriptors meanwhile). Appends may continue during the flush;
+   * the recovery point advances to the log end offset seen when it started,
+   * unless the log was truncated, closed or went offline in the meantime.
+   * Concurrent calls are allowed (each covers what was appended before it).
+   * Resolves to the recovery point.
+   */
+  async flushAsync(): Promise<number> {
+    this.checkUsable();
+    const target = this.logEnd;
+    const truncations = this.truncations;
+    const files: string[] = [];
+    const dirDirty = this.dirDirty;
+    this.guard('flushAsync', () => {
+      for (let i = Math.max(0, this.segments.floorIndex(this.recoveryPointValue)); i < this.segments.count; i++) {
+        files.push(...this.segments.at(i).prepareAsyncFlush());
+      }
+    });
+    this.dirDirty = false;
+    if (this.ctx.durable) {
+      try {
+        await Promise.all(files.map((f) => syncFileAsync(f)));
+        if (dirDirty) await syncFileAsync(this.dir);
+      } catch (e) {
+        if (!this.closed && this.failure === null) {
+          this.failure = e;
+          this.logger?.error({ err: e, op: 'flushAsync' }, 'log offline after I/O error');
+        }
+        throw new FjordError('KAFKA_STORAGE_ERROR', `flushAsync failed: ${(e as Error).message}`, { dir: this.dir }, { cause: e });
+      }
+    }
+    if (this.closed || this.failure !== null || this.truncations !== truncations) return this.recoveryPointValue;
+    if (target > this.recoveryPointValue) {
+      this.recoveryPointValue = target;
+      this.guard('flushAsync', () => this.writeOffsetsCheckpoint());
+    }
+    return this.recoveryPointValue;
   }
 
   private flushNow(): void {

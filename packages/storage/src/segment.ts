@@ -474,6 +474,20 @@ export class LogSegment {
     this.timeIndex.syncFile();
   }
 
+  /**
+   * For an fsync off the event loop (PartitionLog.flushAsync): writes pending
+   * index entries now (page cache) and returns the files to fdatasync. The log
+   * stays marked dirty: a synchronous flush() racing this one must not skip its
+   * own fdatasync on the strength of one that has not finished.
+   */
+  prepareAsyncFlush(): string[] {
+    this.offsetIndex.persist(false);
+    this.timeIndex.persist(false);
+    const files = [this.offsetIndex.path, this.timeIndex.path];
+    if (this.dirty) files.push(this.logPath);
+    return files;
+  }
+
   /** Persists index entries, drops them from memory and closes the file (LRU eviction). */
   releaseResources(): void {
     if (this.offsetIndex.loaded) {

@@ -321,6 +321,36 @@ describe('retention and log start', () => {
   });
 });
 
+describe('flushAsync', () => {
+  it('fsyncs off the event loop and advances the recovery point to the LEO seen at its start', async () => {
+    const rng = new Rng(18);
+    const log = open({ config: { segmentBytes: 1024 } });
+    for (let i = 0; i < 20; i++) log.append([makeBatch(rng, { valueBytes: 100 })], { leaderEpoch: 0 });
+    const target = log.logEndOffset;
+    const pending = log.flushAsync();
+    log.append([makeBatch(rng, { valueBytes: 100 })], { leaderEpoch: 0 }); // appends continue meanwhile
+    expect(await pending).toBe(target);
+    expect(log.recoveryPoint).toBe(target);
+    // A truncation racing the flush keeps the recovery point where it was.
+    log.append([makeBatch(rng, { valueBytes: 100 })], { leaderEpoch: 0 });
+    const racing = log.flushAsync();
+    log.truncateTo(target);
+    expect(await racing).toBe(target);
+    // Retention deleting files during a flush is fine.
+    const more = log.flushAsync();
+    log.deleteRecordsBefore(log.logEndOffset);
+    expect(await more).toBe(log.logEndOffset);
+    log.close();
+    let err: unknown;
+    try {
+      await log.flushAsync();
+    } catch (e) {
+      err = e;
+    }
+    expect(isFjordError(err, 'LOG_CLOSED')).toBe(true);
+  });
+});
+
 describe('lifecycle', () => {
   it('a clean close writes the marker; open removes it; closed logs throw LOG_CLOSED', () => {
     const log = open();
