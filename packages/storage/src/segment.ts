@@ -325,15 +325,17 @@ export class LogSegment {
    * returned) or the segment ends (null). Reads scratch-sized chunks, so a scan
    * over small batches costs one syscall per chunk.
    */
-  findBatch(position: number, stop: (b: BatchInfo) => boolean): BatchInfo | null {
+  findBatch(position: number, stop: (b: BatchInfo) => boolean, firstReadBytes = this.ctx.scratch.length): BatchInfo | null {
     const fd = this.file();
     const scratch = this.ctx.scratch;
     let chunkStart = 0;
     let chunkLen = 0;
+    let readBytes = Math.max(RECORD_BATCH_HEADER_BYTES, Math.min(scratch.length, firstReadBytes));
     while (position < this.sizeBytes) {
       if (position < chunkStart || position + RECORD_BATCH_HEADER_BYTES > chunkStart + chunkLen) {
         chunkStart = position;
-        chunkLen = readFully(fd, scratch, 0, Math.min(scratch.length, this.sizeBytes - position), position);
+        chunkLen = readFully(fd, scratch, 0, Math.min(readBytes, this.sizeBytes - position), position);
+        readBytes = scratch.length;
         if (chunkLen < RECORD_BATCH_HEADER_BYTES) throw storageError('torn batch header on disk', { file: this.logPath, position });
       }
       const b = headerAt(scratch, position - chunkStart, position, this.logPath);
@@ -348,7 +350,8 @@ export class LogSegment {
   translateOffset(offset: number): BatchInfo | null {
     this.ensureIndexes();
     const start = this.offsetIndex.lookup(offset).position;
-    return this.findBatch(start, (b) => b.lastOffset >= offset);
+    // The target is normally within one index interval of its entry: read just that much first.
+    return this.findBatch(start, (b) => b.lastOffset >= offset, this.ctx.indexIntervalBytes + RECORD_BATCH_HEADER_BYTES);
   }
 
   /**
