@@ -217,3 +217,21 @@ export function onAlterIsrResult(
 export function hasEnoughInsync(state: LeaderPartitionState): boolean {
   return state.isr.length >= state.minInsyncReplicas;
 }
+
+/**
+ * The metadata shows a newer partition epoch within the same leader epoch (an
+ * ISR change committed by the coordinator, possibly the one we asked for, its
+ * answer lost). Adopt it; a pending change is settled by it. A partition epoch
+ * that is not newer changes nothing (metadata may arrive late or twice).
+ */
+export function onIsrUpdate(state: LeaderPartitionState, input: { isr: readonly number[]; partitionEpoch: number }): Transition {
+  if (input.partitionEpoch <= state.partitionEpoch) return finish(state, { state, effects: {} });
+  if (!input.isr.includes(state.leaderId)) return finish(state, { state, effects: {} });
+  const updated: LeaderPartitionState = {
+    ...state,
+    isr: [...input.isr].sort((a, b) => a - b),
+    partitionEpoch: input.partitionEpoch,
+    pending: null,
+  };
+  return finish(state, withHw(updated, {}));
+}

@@ -1,0 +1,114 @@
+/**
+ * A broker node: the replica manager plus the gRPC data plane, with a
+ * lifecycle (start, stop, close). Metadata arrives through `applyMetadata`
+ * (from the coordinator session, or from a test or an embedding), ISR changes
+ * leave through the `isrChannel`, topic admin and producer ids through the
+ * `controlPlane`.
+ */
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { FjordError, formatAddress, grpcChannelOptions, loadFjordGrpc, parseAddress } from '@fjord/protocol';
+import type { LogConfig } from '@fjord/storage';
+import { createBrokerService, type ControlPlane } from './broker-service.js';
+import type { BrokerConfig } from './config.js';
+import type { MetadataImage } from './metadata-image.js';
+import { ReplicaManager, type IsrChannel } from './replica-manager.js';
+
+export interface BrokerNodeOptions {
+  config: BrokerConfig;
+  /** Root logger of the process; the node logs through children ({ component }). */
+  logger: Logger;
+  isrChannel?: IsrChannel;
+  controlPlane?: ControlPlane | null;
+  /** This broker's incarnation epoch; -1 without a coordinator. */
+  brokerEpoch?: () => number;
+  logConfigOverrides?: Partial<LogConfig>;
+}
+
+const NO_COORDINATOR: IsrChannel = {
+  alterPartition: () => Promise.resolve({ ok: false, error: new FjordError('COORDINATOR_NOT_AVAILABLE', 'this broker has no coordinator session') }),
+};
+
+export class BrokerNode {
+  readonly replicaManager: ReplicaManager;
+  private readonly server: Server;
+  private readonly logger: Logger;
+  private boundPort = -1;
+  private state: 'new' | 'running' | 'closed' = 'new';
+
+  constructor(private readonly options: BrokerNodeOptions) {
+    const c = options.config;
+    this.logger = options.logger.child({ component: 'broker-node' });
+    this.replicaManager = new ReplicaManager({
+      brokerId: c.id,
+      brokerEpoch: options.brokerEpoch ?? (() => -1),
+      dataDir: c.dataDir,
+      logger: options.logger,
+      isrChannel: options.isrChannel ?? NO_COORDINATOR,
+      replicaLagTimeMaxMs: c.replicaLagTimeMaxMs,
+      isrCheckIntervalMs: c.isrCheckIntervalMs,
+      retentionCheckIntervalMs: c.retentionCheckIntervalMs,
+      maxWaitingProduces: c.maxWaitingProduces,
+      maxWaitingFetches: c.maxWaitingFetches,
+      produceTimeoutMaxMs: c.produceTimeoutMaxMs,
+      fetchMaxWaitMs: c.fetchMaxWaitMs,
+      fetchMaxBytes: c.fetchMaxBytes,
+      maxPartitions: c.maxPartitions,
+      unsafeNoFsync: c.unsafeNoFsync,
+      fetcher: {
+        maxWaitMs: c.replicaFetchWaitMaxMs,
+        maxBytes: c.replicaFetchMaxBytes,
+        partitionMaxBytes: c.replicaFetchPartitionMaxBytes,
+        backoffMs: c.replicaFetchBackoffMs,
+        maxMessageBytes: c.maxRequestBytes,
+      },
+      ...(options.logConfigOverrides !== undefined ? { logConfigOverrides: options.logConfigOverrides } : {}),
+    });
+    this.server = new Server(grpcChannelOptions(c.maxRequestBytes));
+    this.server.addService(
+      loadFjordGrpc().broker.service,
+      createBrokerService({ replicaManager: this.replicaManager, controlPlane: options.controlPlane ?? null, logger: options.logger, maxReplicaFetchInflight: 4 }),
+    );
+  }
+
+  get id(): number {
+    return this.options.config.id;
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Binds the listener and starts the timers; resolves with the bound port. */
+  async start(): Promise<number> {
+    if (this.state !== 'new') throw new FjordError('INVALID_REQUEST', `broker ${this.id} was already started`);
+    const address = parseAddress(this.options.config.listen);
+    if (address === null) throw new FjordError('INVALID_CONFIG', `listen address ${this.options.config.listen} is not host:port`, { key: 'listen' });
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(formatAddress(address.host, address.port), ServerCredentials.createInsecure(), (err, port) => {
+        if (err !== null) reject(new FjordError('BROKER_NOT_AVAILABLE', `cannot listen on ${this.options.config.listen}: ${err.message}`, { listen: this.options.config.listen }));
+        else resolve(port);
+      });
+    });
+    this.replicaManager.start();
+    this.state = 'running';
+    this.logger.info({ brokerId: this.id, listen: this.options.config.listen, port: this.boundPort }, 'broker listening');
+    return this.boundPort;
+  }
+
+  applyMetadata(image: MetadataImage): void {
+    this.replicaManager.applyMetadata(image);
+  }
+
+  /** Stops serving and closes every log (clean shutdown). */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    // Stop accepting calls; closing the replica manager ends long polls and
+    // fails waiting produces; then cut whatever is still open.
+    this.server.tryShutdown(() => undefined);
+    await this.replicaManager.close();
+    this.server.forceShutdown();
+    this.logger.info({ brokerId: this.id }, 'broker closed');
+  }
+}
