@@ -97,7 +97,7 @@ export class SimCluster {
   readsServed = 0;
   committedEntries = 0;
   persistDelayMaxTicks: number;
-  /** Stop delivering inside one tick after this many rounds (a livelock guard). */
+  /** The per-tick event cap: more delivery rounds than this in one tick is a livelock (a violation when checking). */
   maxRoundsPerTick = 10_000;
 
   constructor(readonly opts: ClusterOptions) {
@@ -313,6 +313,8 @@ export class SimCluster {
       }
       if (!moved) return;
     }
+    // Still moving after the cap: a zero-delay message storm (the per-tick event cap).
+    this.checker?.fail(`livelock: messages still flowing after ${this.maxRoundsPerTick} delivery rounds in one tick`);
   }
 
   /** One virtual tick: every live node ticks, then everything due is delivered. */
