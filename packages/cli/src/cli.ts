@@ -7,8 +7,9 @@ import yargs from 'yargs';
 import { isFjordError } from '@fjord/protocol';
 import type { CommandIo, FjordCommand } from './command.js';
 import { versionCommand } from './commands/version.js';
+import { coordinatorCommand } from './commands/coordinator.js';
 
-export const COMMANDS: readonly FjordCommand[] = [versionCommand];
+export const COMMANDS: readonly FjordCommand[] = [versionCommand, coordinatorCommand];
 
 const defaultIo: CommandIo = {
   out: (text) => void process.stdout.write(text),

@@ -1,6 +1,6 @@
 // @fjord/coordinator: what the package offers (STYLE.md H.7: exports only
 // through this file). The Raft shell, LevelDB log store, gRPC transport and
-// the coordinator service come next (see README.md).
+// the coordinator service are the I/O shell around the pure pieces.
 export * from './result.js';
 export * from './metadata-command.js';
 export * from './command-codec.js';
@@ -20,3 +20,9 @@ export * from './controller/decide.js';
 export * from './controller/controller-tick.js';
 export * from './controller/topic-admin.js';
 export * from './controller/elections.js';
+export * from './raft-codec.js';
+export * from './level-raft-store.js';
+export * from './grpc-raft-transport.js';
+export * from './raft-node.js';
+export * from './coordinator-service.js';
+export * from './coordinator-node.js';

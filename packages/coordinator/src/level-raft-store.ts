@@ -1,0 +1,171 @@
+/**
+ * The durable Raft log of one coordinator node, in LevelDB (`level` 10,
+ * classic-level), mirrored by the in-memory `MemoryLog` the core reads
+ * (STYLE.md B: reads are synchronous, durable writes asynchronous).
+ *
+ * Keys (utf8) -> values (bytes, raft-codec.ts format):
+ *   `h`          hard state (term, vote, commit)
+ *   `s`          snapshot metadata (index, term, conf)
+ *   `d`          snapshot data (the state machine's bytes)
+ *   `e<16 hex>`  one entry per index (hex keeps byte order = index order)
+ *
+ * Each Ready is one `db.batch(ops, { sync })` (the group commit): snapshot,
+ * entries, the truncated tail's deletions and the hard state land together or
+ * not at all, fsynced when the Ready says `mustSync` (etcd's MustSync). Only
+ * after that does the MemoryLog show them, and only then may messages leave.
+ */
+import { Level } from 'level';
+import { FjordError, assert } from '@fjord/protocol';
+import { MemoryLog, type ConfState, type Entry, type HardState, type Ready, type Snapshot } from '@fjord/raft';
+import { decodeEntry, encodeEntry, encodeJsonValue, hardStateFromJson, parseFormatted, snapshotMetaFromJson, snapshotMetaToJson } from './raft-codec.js';
+
+const HARD_KEY = 'h';
+const SNAP_META_KEY = 's';
+const SNAP_DATA_KEY = 'd';
+
+function entryKey(index: number): string {
+  return `e${index.toString(16).padStart(16, '0')}`;
+}
+
+type BatchOp = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
+
+export interface LoadedRaftState {
+  readonly log: MemoryLog;
+  /** True when this call created a new log from the bootstrap configuration. */
+  readonly bootstrapped: boolean;
+}
+
+export interface RaftStoreStats {
+  batches: number;
+  syncedBatches: number;
+  ops: number;
+}
+
+export class LevelRaftStore {
+  readonly stats: RaftStoreStats = { batches: 0, syncedBatches: 0, ops: 0 };
+  private closed = false;
+
+  private constructor(private readonly db: Level<string, Uint8Array>) {}
+
+  /** Opens (creating) the store under `dir`. A directory locked by another process is INVALID_CONFIG. */
+  static async open(options: { readonly dir: string }): Promise<LevelRaftStore> {
+    const db = new Level<string, Uint8Array>(options.dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (e) {
+      throw new FjordError('INVALID_CONFIG', `cannot open the Raft log in ${options.dir} (is another node using it?)`, { dir: options.dir }, { cause: e });
+    }
+    return new LevelRaftStore(db);
+  }
+
+  /**
+   * Loads the durable state into a MemoryLog. An empty store with a
+   * `bootstrapConf` starts a new cluster (the configuration as a snapshot at
+   * index 0, written at once); without one the node joins an existing cluster
+   * and waits for a leader to send it the log.
+   */
+  async load(options: { readonly bootstrapConf: ConfState | null }): Promise<LoadedRaftState> {
+    const rawMeta = await this.db.get(SNAP_META_KEY);
+    if (rawMeta === undefined) {
+      const log = options.bootstrapConf === null ? new MemoryLog() : new MemoryLog({ conf: options.bootstrapConf });
+      const snap = log.snapshot();
+      await this.write([{ type: 'put', key: SNAP_META_KEY, value: encodeJsonValue(snapshotMetaToJson(snap.meta)) }], true);
+      return { log, bootstrapped: options.bootstrapConf !== null };
+    }
+    const meta = snapshotMetaFromJson(parseFormatted(rawMeta));
+    if (meta === null) throw new FjordError('KAFKA_STORAGE_ERROR', 'the stored snapshot metadata does not decode');
+    const data = (await this.db.get(SNAP_DATA_KEY)) ?? new Uint8Array(0);
+    let log: MemoryLog;
+    if (meta.index === 0) {
+      log = new MemoryLog({ conf: meta.conf });
+    } else {
+      log = new MemoryLog();
+      log.applySnapshot({ meta, data });
+    }
+    const entries: Entry[] = [];
+    let expect = meta.index + 1;
+    for await (const [key, value] of this.db.iterator({ gte: 'e', lt: 'f' })) {
+      const e = decodeEntry(value);
+      if (e === null) throw new FjordError('KAFKA_STORAGE_ERROR', `stored entry ${key} does not decode`);
+      if (e.index <= meta.index) continue; // compacted but not yet deleted: covered by the snapshot
+      if (e.index !== expect) throw new FjordError('KAFKA_STORAGE_ERROR', `stored log has a gap: expected entry ${expect}, found ${e.index}`);
+      entries.push(e);
+      expect++;
+    }
+    log.append(entries);
+    const rawHard = await this.db.get(HARD_KEY);
+    if (rawHard !== undefined) {
+      const hard = hardStateFromJson(parseFormatted(rawHard));
+      if (hard === null) throw new FjordError('KAFKA_STORAGE_ERROR', 'the stored hard state does not decode');
+      log.setHardState(hard);
+    }
+    return { log, bootstrapped: false };
+  }
+
+  /**
+   * Makes one Ready durable (one batch) and then shows it in `log`. The
+   * caller sends the Ready's messages only after this resolves.
+   */
+  async persistReady(rd: Ready, log: MemoryLog): Promise<void> {
+    const ops: BatchOp[] = [];
+    let prevLast = log.lastIndex();
+    if (rd.snapshot !== undefined) {
+      ops.push({ type: 'put', key: SNAP_META_KEY, value: encodeJsonValue(snapshotMetaToJson(rd.snapshot.meta)) });
+      ops.push({ type: 'put', key: SNAP_DATA_KEY, value: rd.snapshot.data });
+      for (let i = log.firstIndex(); i <= log.lastIndex(); i++) ops.push({ type: 'del', key: entryKey(i) });
+      prevLast = rd.snapshot.meta.index;
+    }
+    if (rd.entries.length > 0) {
+      for (const e of rd.entries) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
+      const newLast = (rd.entries[rd.entries.length - 1] as Entry).index;
+      // A conflicting tail replaced by a shorter one: its extra entries go (they were never committed).
+      for (let i = newLast + 1; i <= prevLast; i++) ops.push({ type: 'del', key: entryKey(i) });
+    }
+    if (rd.hardState !== undefined) ops.push({ type: 'put', key: HARD_KEY, value: encodeJsonValue({ ...rd.hardState }) });
+    if (ops.length > 0) await this.write(ops, rd.mustSync);
+    if (rd.snapshot !== undefined) log.applySnapshot(rd.snapshot);
+    if (rd.entries.length > 0) log.append(rd.entries);
+    if (rd.hardState !== undefined) log.setHardState(rd.hardState);
+  }
+
+  /**
+   * Records a state-machine snapshot taken at `index` (applied and committed)
+   * and compacts the log up to `compactTo` (<= index; entries kept behind it
+   * let slightly slow followers catch up without a snapshot).
+   */
+  async saveSnapshot(options: { readonly log: MemoryLog; readonly index: number; readonly conf: ConfState; readonly data: Uint8Array; readonly compactTo: number }): Promise<Snapshot> {
+    const { log, index, compactTo } = options;
+    assert(compactTo <= index, 'compaction beyond the snapshot');
+    const term = log.term(index);
+    assert(term !== undefined, () => `snapshot index ${index} is not in the log`);
+    const ops: BatchOp[] = [
+      { type: 'put', key: SNAP_META_KEY, value: encodeJsonValue(snapshotMetaToJson({ index, term, conf: options.conf })) },
+      { type: 'put', key: SNAP_DATA_KEY, value: options.data },
+    ];
+    for (let i = log.firstIndex(); i <= compactTo; i++) ops.push({ type: 'del', key: entryKey(i) });
+    await this.write(ops, true);
+    const snap = log.createSnapshot(index, options.conf, options.data);
+    log.compact(compactTo);
+    return snap;
+  }
+
+  private async write(ops: BatchOp[], sync: boolean): Promise<void> {
+    assert(!this.closed, 'raft store used after close');
+    this.stats.batches++;
+    if (sync) this.stats.syncedBatches++;
+    this.stats.ops += ops.length;
+    await this.db.batch(ops, { sync });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.close();
+  }
+
+  /** Every stored hard state, for tests. */
+  async storedHardState(): Promise<HardState | null> {
+    const raw = await this.db.get(HARD_KEY);
+    return raw === undefined ? null : hardStateFromJson(parseFormatted(raw));
+  }
+}
