@@ -732,18 +732,32 @@ export class PartitionLog {
     writeLogOffsetsCheckpoint(this.dir, { logStartOffset: this.logStart, recoveryPoint: this.recoveryPointValue }, this.ctx.durable);
   }
 
-  /** Flushes, writes the clean-shutdown marker (the next open scans nothing) and releases every file. */
+  /**
+   * Flushes, writes the clean-shutdown marker (the next open scans nothing) and
+   * releases every file. An offline log (after an I/O error) only releases its
+   * files: no marker, so the next open recovers it.
+   */
   close(): void {
     if (this.closed) return;
-    this.guard('close', () => {
-      this.segments.active.onBecomeInactive();
-      this.flushNow();
-      const marker = path.join(this.dir, CLEAN_SHUTDOWN_FILE);
-      fs.writeFileSync(marker, '');
-      fsyncDir(this.dir, this.ctx.durable);
-      for (const s of this.segments.all()) s.releaseResources();
-    });
-    this.closed = true;
+    if (this.failure !== null) {
+      this.closeUnclean();
+      return;
+    }
+    try {
+      this.guard('close', () => {
+        this.segments.active.onBecomeInactive();
+        this.flushNow();
+        const marker = path.join(this.dir, CLEAN_SHUTDOWN_FILE);
+        fs.writeFileSync(marker, '');
+        fsyncDir(this.dir, this.ctx.durable);
+        for (const s of this.segments.all()) s.releaseResources();
+      });
+    } finally {
+      if (!this.closed) {
+        for (const s of this.segments.all()) s.closeFile();
+        this.closed = true;
+      }
+    }
   }
 
   /**
