@@ -65,9 +65,8 @@ export function segmentsToDelete(input: {
     let byTime = count;
     while (byTime < closed && input.nowMs - (input.segments[byTime] as RetentionSegment).largestTimestamp() > input.policy.retentionMs) byTime++;
     if (byTime > count) {
-      // Time retention deletes a prefix; if an earlier rule already deleted more,
-      // segments before `count` are gone anyway, so starting there is equivalent
-      // except that a non-breaching segment before `count` must stop the prefix.
+      // Kafka applies the rules one after another, so time retention continues
+      // from where the earlier rules stopped.
       count = byTime;
       reason = 'retention.ms';
     }
