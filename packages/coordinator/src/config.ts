@@ -11,56 +11,28 @@
  * returns a deep-frozen object that is passed down explicitly: no global
  * config, and cores get only their slice as plain numbers.
  *
+ * The machinery (parsing, precedence, freezing, CLI options and the README
+ * table) is @fjord/protocol's node-config.ts, shared with the broker; this
+ * file holds only the coordinator's table and its cross-checks.
+ *
  * Env names are FJORD_COORDINATOR_*: the FJORD_ namespace is shared with
  * the broker (which also has an id, a data dir and a listener) and with test
  * tooling, so unknown FJORD_* variables are ignored rather than rejected.
  */
-import { readFileSync } from 'node:fs';
-import { FjordError } from '@fjord/protocol';
+import {
+  FjordError,
+  cliOptionsFor,
+  configTableMarkdownFor,
+  formatAddress,
+  loadNodeConfig,
+  type CliOption,
+  type ConfigSources,
+  type ConfigTable,
+  type ConfigValues,
+} from '@fjord/protocol';
 import { METADATA_LIMITS } from './metadata-command.js';
 
-export interface PeerAddress {
-  readonly id: number;
-  readonly host: string;
-  readonly port: number;
-}
-
-interface Common {
-  readonly doc: string;
-  readonly env: string;
-  readonly flag: string;
-}
-interface IntDef extends Common {
-  readonly type: 'int';
-  readonly default: number | null;
-  readonly min: number;
-  readonly max: number;
-}
-interface BooleanDef extends Common {
-  readonly type: 'boolean';
-  readonly default: boolean;
-}
-interface StringDef extends Common {
-  readonly type: 'string';
-  readonly default: string | null;
-  readonly maxLength: number;
-}
-interface EnumDef extends Common {
-  readonly type: 'enum';
-  readonly values: readonly string[];
-  readonly default: string;
-}
-/** "host:port" ("[::1]:7001" for IPv6); '' where the doc allows it. */
-interface AddressDef extends Common {
-  readonly type: 'address';
-  readonly default: string;
-}
-/** "1=host:port,2=host:port,..." */
-interface PeersDef extends Common {
-  readonly type: 'peers';
-  readonly default: null;
-}
-export type ConfigDef = IntDef | BooleanDef | StringDef | EnumDef | AddressDef | PeersDef;
+export type { ConfigSources, PeerAddress } from '@fjord/protocol';
 
 const MiB = 1024 * 1024;
 const U32_MAX = 0xffff_ffff;
@@ -95,144 +67,22 @@ export const COORDINATOR_CONFIG = {
   watchHistoryVersions: { type: 'int', default: 10_000, min: 1, max: 1_000_000, doc: 'Metadata changes kept for watchers; one further behind gets a full image first', env: 'FJORD_COORDINATOR_WATCH_HISTORY_VERSIONS', flag: '--watch-history-versions' },
   maxWatchers: { type: 'int', default: 1_024, min: 1, max: 100_000, doc: 'Concurrent WatchMetadata streams per node; more are refused', env: 'FJORD_COORDINATOR_MAX_WATCHERS', flag: '--max-watchers' },
   logLevel: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info', doc: 'pino log level', env: 'FJORD_COORDINATOR_LOG_LEVEL', flag: '--log-level' },
-} as const satisfies Record<string, ConfigDef>;
+} as const satisfies ConfigTable;
 
 export type CoordinatorConfigKey = keyof typeof COORDINATOR_CONFIG;
 
-type ValueOf<D> = D extends { readonly type: 'int' }
-  ? number
-  : D extends { readonly type: 'boolean' }
-    ? boolean
-    : D extends { readonly type: 'peers' }
-      ? readonly PeerAddress[]
-      : D extends { readonly type: 'enum'; readonly values: readonly (infer V)[] }
-        ? V
-        : string;
-
 /** The validated, frozen configuration. `listen` is resolved (never empty). */
-export type CoordinatorConfig = { readonly [K in CoordinatorConfigKey]: ValueOf<(typeof COORDINATOR_CONFIG)[K]> };
+export type CoordinatorConfig = ConfigValues<typeof COORDINATOR_CONFIG>;
 
 export const COORDINATOR_CONFIG_KEYS: readonly CoordinatorConfigKey[] = Object.freeze(Object.keys(COORDINATOR_CONFIG) as CoordinatorConfigKey[]);
-
-function isKey(key: string): key is CoordinatorConfigKey {
-  return Object.prototype.hasOwnProperty.call(COORDINATOR_CONFIG, key);
-}
-
-const FLAG_TO_KEY = new Map<string, CoordinatorConfigKey>(COORDINATOR_CONFIG_KEYS.map((k) => [COORDINATOR_CONFIG[k].flag.slice(2), k]));
-
-export interface ConfigSources {
-  /** Parsed config file (see readConfigFile): config keys, native or string values. */
-  readonly file?: Readonly<Record<string, unknown>>;
-  /** Usually process.env; only the table's env names are read. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  /** Parsed command-line flags, keyed by config key or flag name without dashes. */
-  readonly flags?: Readonly<Record<string, unknown>>;
-}
 
 function invalid(message: string, details: Record<string, unknown>): FjordError {
   return new FjordError('INVALID_CONFIG', message, details);
 }
 
-/** Resolves and validates the configuration; throws INVALID_CONFIG. */
+/** Resolves and validates the configuration (defaults < file < env < flags); throws INVALID_CONFIG. */
 export function loadConfig(sources: ConfigSources): CoordinatorConfig {
-  const raw = new Map<CoordinatorConfigKey, { value: unknown; source: string }>();
-  for (const [key, value] of Object.entries(sources.file ?? {})) {
-    if (!isKey(key)) throw invalid(`unknown key "${key}" in the config file; known: ${COORDINATOR_CONFIG_KEYS.join(', ')}`, { key, source: 'file' });
-    raw.set(key, { value, source: 'file' });
-  }
-  const env = sources.env ?? {};
-  for (const key of COORDINATOR_CONFIG_KEYS) {
-    const value = env[COORDINATOR_CONFIG[key].env];
-    if (value !== undefined) raw.set(key, { value, source: `env ${COORDINATOR_CONFIG[key].env}` });
-  }
-  for (const [name, value] of Object.entries(sources.flags ?? {})) {
-    const key = isKey(name) ? name : FLAG_TO_KEY.get(name);
-    if (key === undefined) throw invalid(`unknown flag "--${name}"`, { key: name, source: 'flags' });
-    if (value !== undefined) raw.set(key, { value, source: COORDINATOR_CONFIG[key].flag });
-  }
-
-  const out: Record<string, unknown> = {};
-  for (const key of COORDINATOR_CONFIG_KEYS) {
-    const def: ConfigDef = COORDINATOR_CONFIG[key];
-    const given = raw.get(key);
-    if (given === undefined) {
-      if (def.default === null) throw invalid(`${key} is required (${def.flag} or ${def.env})`, { key });
-      out[key] = def.default;
-      continue;
-    }
-    out[key] = parseValue(key, def, given.value, given.source);
-  }
-  const config = out as unknown as CoordinatorConfig;
-  const checked = crossCheck(config);
-  return deepFreeze(checked);
-}
-
-function parseValue(key: string, def: ConfigDef, value: unknown, source: string): unknown {
-  const bad = (why: string): FjordError => invalid(`${key}=${JSON.stringify(value)} (from ${source}): ${why}`, { key, source });
-  switch (def.type) {
-    case 'int': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN;
-      if (!Number.isSafeInteger(n)) throw bad('expected an integer');
-      if (n < def.min || n > def.max) throw bad(`must be in [${def.min}, ${def.max}]`);
-      return n;
-    }
-    case 'boolean': {
-      if (typeof value === 'boolean') return value;
-      const text = typeof value === 'string' ? value.trim().toLowerCase() : '';
-      if (text === 'true' || text === '1') return true;
-      if (text === 'false' || text === '0') return false;
-      throw bad('expected true or false');
-    }
-    case 'string': {
-      if (typeof value !== 'string' || value.length === 0) throw bad('expected a non-empty string');
-      if (value.length > def.maxLength) throw bad(`longer than ${def.maxLength} characters`);
-      return value;
-    }
-    case 'enum': {
-      if (typeof value !== 'string' || !def.values.includes(value)) throw bad(`expected one of ${def.values.join(', ')}`);
-      return value;
-    }
-    case 'address': {
-      if (typeof value !== 'string') throw bad('expected host:port');
-      if (value === '') return value;
-      if (parseAddress(value) === null) throw bad('expected host:port with a port in 1..65535');
-      return value;
-    }
-    case 'peers': {
-      const peers = typeof value === 'string' ? parsePeers(value) : null;
-      if (peers === null) throw bad('expected id=host:port[,id=host:port...] with distinct ids >= 1');
-      return peers;
-    }
-  }
-}
-
-/** "host:port" or "[v6]:port" -> parts, or null. */
-export function parseAddress(text: string): { host: string; port: number } | null {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text.trim());
-  if (m === null) return null;
-  const host = m[1] ?? m[2] ?? '';
-  const port = Number(m[3]);
-  if (host === '' || port < 1 || port > 65_535) return null;
-  return { host, port };
-}
-
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** "1=h:p,2=h:p" -> peers sorted by id, or null when malformed or ids repeat. */
-export function parsePeers(text: string): PeerAddress[] | null {
-  const peers: PeerAddress[] = [];
-  for (const part of text.split(',')) {
-    const m = /^\s*(\d{1,10})\s*=\s*(\S+)\s*$/.exec(part);
-    if (m === null) return null;
-    const id = Number(m[1]);
-    const address = parseAddress(m[2] ?? '');
-    if (id < 1 || id > U32_MAX || address === null) return null;
-    if (peers.some((p) => p.id === id)) return null;
-    peers.push({ id, ...address });
-  }
-  return peers.sort((a, b) => a.id - b.id);
+  return loadNodeConfig(COORDINATOR_CONFIG, sources, crossCheck);
 }
 
 function crossCheck(config: CoordinatorConfig): CoordinatorConfig {
@@ -258,74 +108,12 @@ function crossCheck(config: CoordinatorConfig): CoordinatorConfig {
   return config.listen === '' ? { ...config, listen: formatAddress(self.host, self.port) } : config;
 }
 
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
-/** Reads a JSON config file (an object of config keys). Errors are INVALID_CONFIG. */
-export function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new FjordError('INVALID_CONFIG', `cannot read config file ${path}`, { path }, { cause: e });
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new FjordError('INVALID_CONFIG', `config file ${path} is not valid JSON`, { path }, { cause: e });
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new FjordError('INVALID_CONFIG', `config file ${path} must hold a JSON object`, { path });
-  }
-  return parsed as Record<string, unknown>;
-}
-
-/** CLI option descriptions generated from the table (shaped for yargs' .options(), without importing it). */
-export function cliOptions(): Record<string, { type: 'number' | 'boolean' | 'string'; describe: string; default?: unknown; choices?: readonly string[] }> {
-  const out: Record<string, { type: 'number' | 'boolean' | 'string'; describe: string; default?: unknown; choices?: readonly string[] }> = {};
-  for (const key of COORDINATOR_CONFIG_KEYS) {
-    const def: ConfigDef = COORDINATOR_CONFIG[key];
-    const type = def.type === 'int' ? 'number' : def.type === 'boolean' ? 'boolean' : 'string';
-    // No yargs defaults: a default on the command line would override the file and env.
-    out[def.flag.slice(2)] = { type, describe: `${def.doc} [env ${def.env}]`, ...(def.type === 'enum' ? { choices: def.values } : {}) };
-  }
-  return out;
-}
-
-function describeDefault(def: ConfigDef): string {
-  if (def.default === null) return '(required)';
-  if (def.default === '') return "''";
-  return String(def.default);
-}
-
-function describeRange(def: ConfigDef): string {
-  switch (def.type) {
-    case 'int':
-      return `${def.min}..${def.max}`;
-    case 'enum':
-      return def.values.join(', ');
-    case 'boolean':
-      return 'true, false';
-    case 'address':
-      return 'host:port';
-    case 'peers':
-      return 'id=host:port,...';
-    case 'string':
-      return `1..${def.maxLength} chars`;
-  }
+/** yargs options generated from the table. */
+export function cliOptions(): Record<string, CliOption> {
+  return cliOptionsFor(COORDINATOR_CONFIG);
 }
 
 /** The README table, generated (a test keeps README.md equal to it). */
 export function configTableMarkdown(): string {
-  const rows = COORDINATOR_CONFIG_KEYS.map((key) => {
-    const def: ConfigDef = COORDINATOR_CONFIG[key];
-    return `| \`${key}\` | \`${def.flag}\` | \`${def.env}\` | ${def.type} | ${describeDefault(def)} | ${describeRange(def)} | ${def.doc} |`;
-  });
-  return ['| key | flag | env | type | default | range | meaning |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+  return configTableMarkdownFor(COORDINATOR_CONFIG);
 }

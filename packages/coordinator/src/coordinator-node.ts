@@ -7,10 +7,10 @@
  * Coordinator service, and starts the timers. `stop` undoes it in reverse.
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { FjordError, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
+import { FjordError, formatAddress, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
 import type { NodeId } from '@fjord/raft';
 import type { Logger } from 'pino';
-import { formatAddress, type CoordinatorConfig } from './config.js';
+import type { CoordinatorConfig } from './config.js';
 import { LevelRaftStore } from './level-raft-store.js';
 import { MetadataMachine } from './metadata-machine.js';
 import { RaftNode } from './raft-node.js';

@@ -11,7 +11,6 @@ export * from './metadata-watch.js';
 export * from './metadata-machine.js';
 export * from './wire.js';
 export * from './wire-requests.js';
-export * from './proto.js';
 export * from './config.js';
 export * from './controller/placement.js';
 export * from './controller/topic-id.js';

@@ -11,11 +11,10 @@
  * Unknown fields are ignored, as protobuf does (proto-loader also adds
  * virtual oneof fields such as `_numPartitions`).
  */
-import { FjordError } from '@fjord/protocol';
+import { FjordError, wireToSafeInteger } from '@fjord/protocol';
 import { ShapeError, readArray, readBoolean, readInt, readObject, readString, readStringMap, type JsonObject } from './json-reader.js';
 import { METADATA_LIMITS as L, type AlterPartition, type RegisterBroker } from './metadata-command.js';
 import { validateCommand } from './command-codec.js';
-import { wireToSafeInteger } from './proto.js';
 import type { CommandError } from './result.js';
 import type { CreatePartitionsRequest, CreateTopicRequest } from './controller/topic-admin.js';
 import { MAX_ADMIN_BATCH_ITEMS } from './controller/topic-admin.js';

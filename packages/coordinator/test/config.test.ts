@@ -8,15 +8,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isFjordError } from '@fjord/protocol';
+import { isFjordError, parsePeers, readConfigFile } from '@fjord/protocol';
 import {
   COORDINATOR_CONFIG,
   COORDINATOR_CONFIG_KEYS,
   cliOptions,
   configTableMarkdown,
   loadConfig,
-  parsePeers,
-  readConfigFile,
   type ConfigSources,
 } from '../src/config.js';
 

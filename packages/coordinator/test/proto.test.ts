@@ -3,8 +3,7 @@
 // streaming shape, the proto3 `optional` and int64 choices behave as
 // documented, and int64 values convert to safe integers or fail typed.
 import { describe, expect, it } from 'vitest';
-import { isFjordError } from '@fjord/protocol';
-import { defaultProtoDir, loadFjordProtos, wireToSafeInteger } from '../src/proto.js';
+import { defaultProtoDir, isFjordError, loadFjordGrpc, wireToSafeInteger } from '@fjord/protocol';
 
 interface MethodDef {
   requestStream: boolean;
@@ -17,7 +16,7 @@ interface MethodDef {
 }
 
 describe('proto loading', () => {
-  const protos = loadFjordProtos();
+  const protos = loadFjordGrpc();
   const coordinator = protos.coordinator.service as unknown as Record<string, MethodDef>;
   const raft = protos.raftTransport.service as unknown as Record<string, MethodDef>;
 
@@ -82,7 +81,7 @@ describe('proto loading', () => {
   });
 
   it('fails typed when the proto dir is wrong', () => {
-    expect(() => loadFjordProtos({ protoDir: '/nonexistent' })).toThrow(/proto file/);
+    expect(() => loadFjordGrpc({ protoDir: '/nonexistent' })).toThrow(/proto file/);
     expect(defaultProtoDir()).toMatch(/proto\/$/);
   });
 });

@@ -6,7 +6,7 @@
 // live brokers, unknown or ill-typed configs, each with its own code.
 import { describe, expect, it } from 'vitest';
 import { Rng, isFjordError } from '@fjord/protocol';
-import { loadFjordProtos } from '../src/proto.js';
+import { loadFjordGrpc } from '@fjord/protocol';
 import {
   alterPartitionFromWire,
   allocateProducerIdsFromWire,
@@ -27,7 +27,7 @@ interface MethodDef {
   requestSerialize: (v: unknown) => Buffer;
   requestDeserialize: (b: Buffer) => unknown;
 }
-const service = loadFjordProtos().coordinator.service as unknown as Record<string, MethodDef>;
+const service = loadFjordGrpc().coordinator.service as unknown as Record<string, MethodDef>;
 
 /** What a handler receives for `value` sent by a client. */
 function wire(method: string, value: unknown): unknown {

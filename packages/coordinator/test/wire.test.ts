@@ -5,28 +5,18 @@
 // (message not doubled, details kept); non-Fjord failures are not retriable.
 import { Metadata, status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { FjordError } from '@fjord/protocol';
-import { loadFjordProtos, wireToSafeInteger } from '../src/proto.js';
+import { ERROR_CODE_METADATA_KEY, FjordError, errorFields, errorFromFields, fromServiceError, grpcStatusFor, loadFjordGrpc, toServiceError, wireToSafeInteger } from '@fjord/protocol';
 import { buildDelta } from '../src/metadata-watch.js';
 import { canonicalTopicConfigs } from '../src/metadata-state.js';
 import { toFjordError } from '../src/result.js';
-import {
-  ERROR_CODE_METADATA_KEY,
-  deltaToWire,
-  errorFields,
-  errorFromFields,
-  fromServiceError,
-  grpcStatusFor,
-  imageToWire,
-  toServiceError,
-} from '../src/wire.js';
+import { deltaToWire, imageToWire } from '../src/wire.js';
 import { cluster, epochOf, must, tid } from './helpers.js';
 
 interface MethodDef {
   responseSerialize: (v: unknown) => Buffer;
   responseDeserialize: (b: Buffer) => unknown;
 }
-const service = loadFjordProtos().coordinator.service as unknown as Record<string, MethodDef>;
+const service = loadFjordGrpc().coordinator.service as unknown as Record<string, MethodDef>;
 
 function sample(): ReturnType<typeof cluster> {
   let state = cluster(3, ['a', 'b']);
