@@ -12,6 +12,8 @@ interface Parked {
   timer: NodeJS.Timeout;
   resolve: () => void;
   done: boolean;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
 }
 
 export class FetchWaiters {
@@ -38,6 +40,8 @@ export class FetchWaiters {
         resolve,
         done: false,
         timer: setTimeout(() => this.finish(parked), timeoutMs),
+        signal,
+        onAbort: () => this.finish(parked),
       };
       for (const key of keys) {
         let set = this.byKey.get(key);
@@ -48,7 +52,7 @@ export class FetchWaiters {
         set.add(parked);
       }
       this.count++;
-      signal?.addEventListener('abort', () => this.finish(parked), { once: true });
+      signal?.addEventListener('abort', parked.onAbort, { once: true });
     });
   }
 
@@ -66,6 +70,7 @@ export class FetchWaiters {
     if (parked.done) return;
     parked.done = true;
     clearTimeout(parked.timer);
+    parked.signal?.removeEventListener('abort', parked.onAbort);
     for (const key of parked.keys) {
       const set = this.byKey.get(key);
       if (set === undefined) continue;
