@@ -29,6 +29,11 @@ const LOOKUPS_PER_ROUND = 50_000;
 /** Each measurement is repeated, alternating with its raw baseline; best (or median) is kept. The VM is shared. */
 const ROUNDS = 5;
 
+/** Collect garbage before each timed loop (node --expose-gc), so one loop does not pay another's GC debt. */
+function settle(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
@@ -51,6 +56,7 @@ function percentile(sorted: Float64Array, p: number): number {
 function appendOnce(dir: string, batches: Buffer[], count: number): number {
   fs.rmSync(dir, { recursive: true, force: true });
   const log = PartitionLog.open({ dir, config: { segmentBytes: 256 * MIB } });
+  settle();
   const t0 = now();
   for (let i = 0; i < count; i++) log.append([batches[i % batches.length] as Buffer], { leaderEpoch: 0 });
   const ms = now() - t0;
@@ -61,6 +67,7 @@ function appendOnce(dir: string, batches: Buffer[], count: number): number {
 function rawWriteOnce(file: string, batches: Buffer[], count: number): number {
   fs.rmSync(file, { force: true });
   const fd = fs.openSync(file, 'w');
+  settle();
   const t0 = now();
   let pos = 0;
   for (let i = 0; i < count; i++) {
@@ -97,6 +104,7 @@ function main(): void {
     // part of an append that a raw write does not do.
     let checkMs = Infinity;
     for (let r = 0; r < ROUNDS; r++) {
+      settle();
       const t0 = now();
       for (let i = 0; i < count; i++) {
         const b = batches[i % batches.length] as Buffer;
@@ -115,6 +123,7 @@ function main(): void {
     for (let r = 0; r < ROUNDS; r++) {
       let offset = log.logStartOffset;
       let bytes = 0;
+      settle();
       const t0 = now();
       while (offset < log.logEndOffset) {
         const res = log.read({ fetchOffset: offset, maxBytes: READ_CHUNK });
@@ -124,6 +133,7 @@ function main(): void {
       readMs = Math.min(readMs, now() - t0);
       readBytes = bytes;
       const fd = fs.openSync(rawFile, 'r');
+      settle();
       const t1 = now();
       for (let pos = 0; pos < rawSize; ) {
         const buf = Buffer.allocUnsafe(READ_CHUNK);
@@ -147,6 +157,7 @@ function main(): void {
     const p99s: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       const samples = new Float64Array(LOOKUPS_PER_ROUND);
+      settle();
       for (let i = 0; i < LOOKUPS_PER_ROUND; i++) {
         const offset = rng.int(leo);
         const t0 = process.hrtime.bigint();
@@ -172,6 +183,7 @@ function main(): void {
     const recoveryLeo = rlog.logEndOffset;
     const recoverySize = rlog.sizeBytes;
     rlog.closeUnclean();
+    settle();
     const t0 = now();
     const reopened = PartitionLog.open({ dir: recoveryDir, config: { segmentBytes: 2047 * MIB } });
     const recoveryMs = now() - t0;
