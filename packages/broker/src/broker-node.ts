@@ -29,6 +29,9 @@ const NO_COORDINATOR: IsrChannel = {
   alterPartition: () => Promise.resolve({ ok: false, error: new FjordError('COORDINATOR_NOT_AVAILABLE', 'this broker has no coordinator session') }),
 };
 
+/** How long close() lets answered calls flush before cutting the rest. */
+const SHUTDOWN_DRAIN_MS = 1_000;
+
 export class BrokerNode {
   readonly replicaManager: ReplicaManager;
   private readonly server: Server;
@@ -106,8 +109,11 @@ export class BrokerNode {
     this.state = 'closed';
     // Stop accepting calls; closing the replica manager ends long polls and
     // fails waiting produces; then cut whatever is still open.
-    this.server.tryShutdown(() => undefined);
+    const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     await this.replicaManager.close();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_DRAIN_MS)))]);
+    clearTimeout(timer);
     this.server.forceShutdown();
     this.logger.info({ brokerId: this.id }, 'broker closed');
   }
