@@ -44,6 +44,14 @@ export interface RaftStoreStats {
 export class LevelRaftStore {
   readonly stats: RaftStoreStats = { batches: 0, syncedBatches: 0, ops: 0 };
   private closed = false;
+  /**
+   * A hard state whose only change was the commit index, not yet written: it
+   * rides with the next batch (or `close`). The commit index needs no
+   * durability (after a crash Raft learns it again from the leader; etcd does
+   * not fsync it either), and writing it alone would put a LevelDB write
+   * between commit and apply on every write's critical path.
+   */
+  private pendingHard: HardState | null = null;
 
   private constructor(private readonly db: Level<string, Uint8Array>) {}
 
@@ -107,6 +115,12 @@ export class LevelRaftStore {
    * caller sends the Ready's messages only after this resolves.
    */
   async persistReady(rd: Ready, log: MemoryLog): Promise<void> {
+    if (rd.snapshot === undefined && rd.entries.length === 0 && !rd.mustSync && rd.hardState !== undefined) {
+      // Only the commit index moved (mustSync is false): defer its write.
+      this.pendingHard = rd.hardState;
+      log.setHardState(rd.hardState);
+      return;
+    }
     const ops: BatchOp[] = [];
     let prevLast = log.lastIndex();
     if (rd.snapshot !== undefined) {
@@ -121,7 +135,9 @@ export class LevelRaftStore {
       // A conflicting tail replaced by a shorter one: its extra entries go (they were never committed).
       for (let i = newLast + 1; i <= prevLast; i++) ops.push({ type: 'del', key: entryKey(i) });
     }
-    if (rd.hardState !== undefined) ops.push({ type: 'put', key: HARD_KEY, value: encodeJsonValue({ ...rd.hardState }) });
+    const hard = rd.hardState ?? this.pendingHard;
+    if (hard !== null) ops.push({ type: 'put', key: HARD_KEY, value: encodeJsonValue({ ...hard }) });
+    this.pendingHard = null;
     if (ops.length > 0) await this.write(ops, rd.mustSync);
     if (rd.snapshot !== undefined) log.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) log.append(rd.entries);
@@ -159,6 +175,8 @@ export class LevelRaftStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.pendingHard !== null) await this.write([{ type: 'put', key: HARD_KEY, value: encodeJsonValue({ ...this.pendingHard }) }], true);
+    this.pendingHard = null;
     this.closed = true;
     await this.db.close();
   }

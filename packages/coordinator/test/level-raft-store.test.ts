@@ -75,6 +75,25 @@ describe('LevelRaftStore', () => {
     await store.close();
   });
 
+  it('defers a commit-only hard state to the next batch or close (it needs no durability)', async () => {
+    const dir = tempDir();
+    let store = await LevelRaftStore.open({ dir });
+    const { log } = await store.load({ bootstrapConf: conf });
+    await store.persistReady(ready({ entries: [normal(1, 1), normal(2, 1)], hardState: { term: 1, vote: 1, commit: 0 } }), log);
+    const batches = store.stats.batches;
+    await store.persistReady(ready({ hardState: { term: 1, vote: 1, commit: 2 }, mustSync: false }), log);
+    expect(store.stats.batches).toBe(batches);
+    expect(log.hardState().commit).toBe(2);
+    expect((await store.storedHardState())?.commit).toBe(0);
+    await store.persistReady(ready({ entries: [normal(3, 1)] }), log);
+    expect((await store.storedHardState())?.commit).toBe(2);
+    await store.persistReady(ready({ hardState: { term: 1, vote: 1, commit: 3 }, mustSync: false }), log);
+    await store.close();
+    store = await LevelRaftStore.open({ dir });
+    expect((await store.load({ bootstrapConf: conf })).log.hardState()).toEqual({ term: 1, vote: 1, commit: 3 });
+    await store.close();
+  });
+
   it('refuses a directory another process holds', async () => {
     const dir = tempDir();
     const store = await LevelRaftStore.open({ dir });

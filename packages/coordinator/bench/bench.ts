@@ -1,0 +1,559 @@
+// `npm run bench -w @fjord/coordinator`: a 3-node Fjord coordinator and a
+// 3-node etcd 3.4 (Debian's etcd-server, installed with apt-get if missing),
+// both on loopback, driven by the same Node client loop (etcd through the
+// `etcd3` package), in the same run (issue 4 "Benchmark"):
+//   - sequential writes, 2,000 x ~100 B, one in flight: p50 and p99;
+//   - 64 in flight, 20,000 writes: writes/s;
+//   - writes every 10 ms while the leader is killed (-9), then frozen
+//     (SIGSTOP): the longest gap between acknowledged writes;
+//   - watch notify latency: the writer on the leader, the watcher on a
+//     follower, from sending the write to receiving its event.
+// Fjord's write is a broker registration (RegisterBroker with a 64-character
+// incarnation id and one endpoint: about 100 B of request, one committed
+// command), since the coordinator has no generic key/value put.
+// Prints a table, then one JSON line (last). Nodes run as separate process
+// groups and are killed on exit.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Metadata, credentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { fromServiceError, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
+import { Etcd3 } from 'etcd3';
+
+const FJORD_BIN = fileURLToPath(new URL('../../cli/bin/fjord.js', import.meta.url));
+const SEQ_WRITES = Number(process.env['BENCH_SEQ_WRITES'] ?? 2_000);
+const CONC_WRITES = Number(process.env['BENCH_CONC_WRITES'] ?? 20_000);
+const CONCURRENCY = 64;
+const WATCH_EVENTS = Number(process.env['BENCH_WATCH_EVENTS'] ?? 500);
+const FAILOVER_INTERVAL_MS = 10;
+const VALUE = 'v'.repeat(100);
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) killGroup(c, 'SIGKILL');
+});
+
+function killGroup(c: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (c.pid !== undefined) process.kill(-c.pid, signal);
+  } catch {
+    // gone
+  }
+}
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== null) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function round(n: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function nowMs(): number {
+  return performance.now();
+}
+
+/** What the bench needs from a system: writes to a chosen node, leader discovery, a watcher. */
+interface System {
+  readonly name: string;
+  readonly nodes: number[];
+  write(node: number, seq: number, timeoutMs: number): Promise<void>;
+  leader(): Promise<number>;
+  watch(node: number, onEvent: () => void): Promise<() => void>;
+  kill(node: number): void;
+  pause(node: number): void;
+  resume(node: number): void;
+  restart(node: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- Fjord
+
+type Callable = (req: unknown, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: unknown) => void) => void;
+
+class FjordSystem implements System {
+  readonly name = 'fjord';
+  readonly nodes = [1, 2, 3];
+  private readonly procs = new Map<number, ChildProcess>();
+  private readonly clients = new Map<number, Client>();
+  private readonly incarnation = 'i'.repeat(48);
+
+  private constructor(
+    private readonly ports: Map<number, number>,
+    private readonly dir: string,
+  ) {}
+
+  static async start(): Promise<FjordSystem> {
+    const ports = new Map<number, number>();
+    for (const id of [1, 2, 3]) ports.set(id, await freePort());
+    const sys = new FjordSystem(ports, mkdtempSync(join(tmpdir(), 'fjord-bench-')));
+    await Promise.all(sys.nodes.map((id) => sys.spawnNode(id)));
+    await sys.leader();
+    return sys;
+  }
+
+  private peers(): string {
+    return this.nodes.map((id) => `${id}=127.0.0.1:${this.ports.get(id) as number}`).join(',');
+  }
+
+  private async spawnNode(id: number): Promise<void> {
+    const child = spawn(process.execPath, [FJORD_BIN, 'coordinator', '--id', String(id), '--peers', this.peers(), '--data-dir', join(this.dir, `n${id}`), '--log-level', 'warn'], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.add(child);
+    this.procs.set(id, child);
+    await until(`fjord node ${id} to answer`, 15_000, async () => ((await this.call(id, 'Status', {}, 500)) as unknown) ?? null);
+  }
+
+  private client(id: number): Client {
+    let c = this.clients.get(id);
+    if (c === undefined) {
+      c = new (loadFjordGrpc().coordinator)(`127.0.0.1:${this.ports.get(id) as number}`, credentials.createInsecure(), grpcChannelOptions(8 << 20));
+      this.clients.set(id, c);
+    }
+    return c;
+  }
+
+  call(id: number, method: string, request: unknown, timeoutMs: number): Promise<Record<string, unknown>> {
+    const client = this.client(id);
+    const fn = (client as unknown as Record<string, Callable>)[method] as Callable;
+    return new Promise((resolve, reject) => {
+      fn.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
+        if (err !== null) reject(fromServiceError(err));
+        else resolve(res as Record<string, unknown>);
+      });
+    });
+  }
+
+  async write(node: number, seq: number, timeoutMs: number): Promise<void> {
+    await this.call(node, 'RegisterBroker', { brokerId: (seq % 100_000) + 1, incarnationId: `${this.incarnation}${String(seq).padStart(16, '0')}`, endpoints: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }] }, timeoutMs);
+  }
+
+  async leader(): Promise<number> {
+    return until('a fjord leader', 15_000, async () => {
+      for (const id of this.nodes) {
+        if (!this.alive(id)) continue;
+        const s = await this.call(id, 'Status', {}, 300).catch(() => null);
+        if (s !== null && s['role'] === 'leader') return id;
+      }
+      return null;
+    });
+  }
+
+  private alive(id: number): boolean {
+    const p = this.procs.get(id);
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
+  }
+
+  async watch(node: number, onEvent: () => void): Promise<() => void> {
+    const client = this.client(node) as unknown as Record<string, (req: unknown) => ClientReadableStream<Record<string, unknown>>>;
+    const status = await this.call(node, 'Status', {}, 1_000);
+    const stream = (client['WatchMetadata'] as (req: unknown) => ClientReadableStream<Record<string, unknown>>).call(client, { fromVersion: status['metadataVersion'] });
+    stream.on('data', (ev: Record<string, unknown>) => {
+      if (ev['delta'] !== undefined && ev['delta'] !== null) onEvent();
+    });
+    stream.on('error', () => undefined);
+    await sleep(100);
+    return () => stream.cancel();
+  }
+
+  kill(node: number): void {
+    const p = this.procs.get(node);
+    if (p !== undefined) killGroup(p, 'SIGKILL');
+  }
+
+  pause(node: number): void {
+    const p = this.procs.get(node);
+    if (p !== undefined) killGroup(p, 'SIGSTOP');
+  }
+
+  resume(node: number): void {
+    const p = this.procs.get(node);
+    if (p !== undefined) killGroup(p, 'SIGCONT');
+  }
+
+  async restart(node: number): Promise<void> {
+    const p = this.procs.get(node);
+    if (p !== undefined && this.alive(node)) {
+      killGroup(p, 'SIGKILL');
+      await new Promise((r) => p.once('exit', r));
+    }
+    this.clients.get(node)?.close();
+    this.clients.delete(node);
+    await this.spawnNode(node);
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients.values()) c.close();
+    for (const p of this.procs.values()) {
+      killGroup(p, 'SIGCONT');
+      killGroup(p, 'SIGKILL');
+    }
+    await sleep(200);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- etcd
+
+class EtcdSystem implements System {
+  readonly name = 'etcd';
+  readonly nodes = [1, 2, 3];
+  private readonly procs = new Map<number, ChildProcess>();
+  private readonly clients = new Map<number, Etcd3>();
+  private memberIds = new Map<string, number>();
+
+  private constructor(
+    private readonly ports: Map<number, { client: number; peer: number }>,
+    private readonly dir: string,
+  ) {}
+
+  static async start(): Promise<EtcdSystem> {
+    const ports = new Map<number, { client: number; peer: number }>();
+    for (const id of [1, 2, 3]) ports.set(id, { client: await freePort(), peer: await freePort() });
+    const sys = new EtcdSystem(ports, mkdtempSync(join(tmpdir(), 'etcd-bench-')));
+    await Promise.all(sys.nodes.map((id) => sys.spawnNode(id, 'new')));
+    await sys.leader();
+    return sys;
+  }
+
+  private async spawnNode(id: number, state: 'new' | 'existing'): Promise<void> {
+    const p = this.ports.get(id) as { client: number; peer: number };
+    const cluster = this.nodes.map((n) => `e${n}=http://127.0.0.1:${(this.ports.get(n) as { peer: number }).peer}`).join(',');
+    const child = spawn(
+      'etcd',
+      [
+        '--name', `e${id}`,
+        '--data-dir', join(this.dir, `e${id}`),
+        '--listen-client-urls', `http://127.0.0.1:${p.client}`,
+        '--advertise-client-urls', `http://127.0.0.1:${p.client}`,
+        '--listen-peer-urls', `http://127.0.0.1:${p.peer}`,
+        '--initial-advertise-peer-urls', `http://127.0.0.1:${p.peer}`,
+        '--initial-cluster', cluster,
+        '--initial-cluster-state', state,
+        '--initial-cluster-token', 'bench',
+        '--log-level', 'error',
+        '--logger', 'zap',
+      ],
+      { detached: true, stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    children.add(child);
+    this.procs.set(id, child);
+    await until(`etcd node ${id}`, 20_000, async () => {
+      await this.client(id).maintenance.status();
+      return true;
+    });
+  }
+
+  private client(id: number): Etcd3 {
+    let c = this.clients.get(id);
+    if (c === undefined) {
+      c = new Etcd3({ hosts: `http://127.0.0.1:${(this.ports.get(id) as { client: number }).client}` });
+      this.clients.set(id, c);
+    }
+    return c;
+  }
+
+  async write(node: number, seq: number, timeoutMs: number): Promise<void> {
+    const c = this.client(node);
+    await Promise.race([
+      c.put(`k${seq % 100_000}`).value(VALUE).exec(),
+      sleep(timeoutMs).then(() => {
+        throw new Error('etcd write timed out');
+      }),
+    ]);
+  }
+
+  async leader(): Promise<number> {
+    return until('an etcd leader', 20_000, async () => {
+      for (const id of this.nodes) {
+        if (!this.alive(id)) continue;
+        const s = await Promise.race([this.client(id).maintenance.status(), sleep(300).then(() => null)]).catch(() => null);
+        if (s === null) continue;
+        this.memberIds.set(s.header.member_id, id);
+        if (s.leader === s.header.member_id) return id;
+      }
+      return null;
+    });
+  }
+
+  private alive(id: number): boolean {
+    const p = this.procs.get(id);
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
+  }
+
+  async watch(node: number, onEvent: () => void): Promise<() => void> {
+    const watcher = await this.client(node).watch().prefix('k').create();
+    watcher.on('put', () => onEvent());
+    return () => {
+      watcher.cancel().catch(() => undefined);
+    };
+  }
+
+  kill(node: number): void {
+    const p = this.procs.get(node);
+    if (p !== undefined) killGroup(p, 'SIGKILL');
+  }
+
+  pause(node: number): void {
+    const p = this.procs.get(node);
+    if (p !== undefined) killGroup(p, 'SIGSTOP');
+  }
+
+  resume(node: number): void {
+    const p = this.procs.get(node);
+    if (p !== undefined) killGroup(p, 'SIGCONT');
+  }
+
+  async restart(node: number): Promise<void> {
+    const p = this.procs.get(node);
+    if (p !== undefined && this.alive(node)) {
+      killGroup(p, 'SIGKILL');
+      await new Promise((r) => p.once('exit', r));
+    }
+    this.clients.get(node)?.close();
+    this.clients.delete(node);
+    await this.spawnNode(node, 'existing');
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.clients.values()) c.close();
+    for (const p of this.procs.values()) {
+      killGroup(p, 'SIGCONT');
+      killGroup(p, 'SIGKILL');
+    }
+    await sleep(200);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- the measurements
+
+interface Figures {
+  seqP50Ms: number;
+  seqP99Ms: number;
+  concWritesPerSec: number;
+  failoverKillMs: number;
+  failoverStopMs: number;
+  watchP50Ms: number;
+  watchP99Ms: number;
+}
+
+async function sequential(sys: System, leader: number): Promise<{ p50: number; p99: number }> {
+  for (let i = 0; i < 200; i++) await sys.write(leader, i, 5_000); // warm-up
+  const lat: number[] = [];
+  for (let i = 0; i < SEQ_WRITES; i++) {
+    const t0 = nowMs();
+    await sys.write(leader, i, 5_000);
+    lat.push(nowMs() - t0);
+  }
+  lat.sort((a, b) => a - b);
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
+}
+
+async function concurrent(sys: System, leader: number): Promise<number> {
+  let next = 0;
+  const t0 = nowMs();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < CONC_WRITES) {
+        const i = next++;
+        await sys.write(leader, i, 10_000);
+      }
+    }),
+  );
+  return CONC_WRITES / ((nowMs() - t0) / 1000);
+}
+
+/** Writes every 10 ms (one in flight, any node, rotating on failure) around `fault`; the longest gap between acks. */
+async function failover(sys: System, fault: (leader: number) => void, heal: (leader: number) => Promise<void>): Promise<number> {
+  const leader = await sys.leader();
+  const acks: number[] = [];
+  let stop = false;
+  let target = sys.nodes.find((n) => n !== leader) ?? leader;
+  let seq = 1_000_000;
+  const writer = (async () => {
+    while (!stop) {
+      const started = nowMs();
+      try {
+        await sys.write(target, seq++, 250);
+        acks.push(nowMs());
+      } catch {
+        target = sys.nodes[(sys.nodes.indexOf(target) + 1) % sys.nodes.length] as number;
+      }
+      const wait = FAILOVER_INTERVAL_MS - (nowMs() - started);
+      if (wait > 0) await sleep(wait);
+    }
+  })();
+  await sleep(1_000);
+  // The writer targets the leader itself when the fault hits, as a client of the leader would.
+  target = leader;
+  await sleep(100);
+  fault(leader);
+  const faultAt = nowMs();
+  await sleep(4_000);
+  stop = true;
+  await writer;
+  await heal(leader);
+  let maxGap = 0;
+  for (let i = 1; i < acks.length; i++) {
+    if ((acks[i] as number) < faultAt - 200) continue;
+    maxGap = Math.max(maxGap, (acks[i] as number) - (acks[i - 1] as number));
+  }
+  return maxGap;
+}
+
+async function watchLatency(sys: System): Promise<{ p50: number; p99: number }> {
+  const leader = await sys.leader();
+  const follower = sys.nodes.find((n) => n !== leader) as number;
+  let resolveEvent: (() => void) | null = null;
+  const stopWatch = await sys.watch(follower, () => {
+    const r = resolveEvent;
+    resolveEvent = null;
+    r?.();
+  });
+  const lat: number[] = [];
+  for (let i = 0; i < WATCH_EVENTS + 50; i++) {
+    const event = new Promise<void>((r) => {
+      resolveEvent = r;
+    });
+    const t0 = nowMs();
+    await Promise.all([sys.write(leader, 2_000_000 + i, 5_000), event]);
+    if (i >= 50) lat.push(nowMs() - t0);
+  }
+  stopWatch();
+  lat.sort((a, b) => a - b);
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
+}
+
+async function measure(sys: System): Promise<Figures> {
+  const leader = await sys.leader();
+  const seq = await sequential(sys, leader);
+  out(`${sys.name}: sequential p50 ${round(seq.p50)} ms, p99 ${round(seq.p99)} ms`);
+  const conc = await concurrent(sys, leader);
+  out(`${sys.name}: ${CONCURRENCY} in flight ${Math.round(conc)} writes/s`);
+  const watch = await watchLatency(sys);
+  out(`${sys.name}: watch notify p50 ${round(watch.p50)} ms, p99 ${round(watch.p99)} ms`);
+  const killMs = await failover(
+    sys,
+    (l) => sys.kill(l),
+    (l) => sys.restart(l),
+  );
+  out(`${sys.name}: failover (kill -9 leader) longest gap ${Math.round(killMs)} ms`);
+  await sys.leader();
+  const stopMs = await failover(
+    sys,
+    (l) => sys.pause(l),
+    async (l) => {
+      sys.resume(l);
+      await sleep(500);
+    },
+  );
+  out(`${sys.name}: failover (SIGSTOP leader) longest gap ${Math.round(stopMs)} ms`);
+  return {
+    seqP50Ms: round(seq.p50),
+    seqP99Ms: round(seq.p99),
+    concWritesPerSec: Math.round(conc),
+    failoverKillMs: Math.round(killMs),
+    failoverStopMs: Math.round(stopMs),
+    watchP50Ms: round(watch.p50),
+    watchP99Ms: round(watch.p99),
+  };
+}
+
+function ensureEtcd(): string | null {
+  if (spawnSync('etcd', ['--version']).status === 0) return null;
+  out('etcd not found; installing Debian etcd-server with apt-get');
+  const r = spawnSync('apt-get', ['install', '-y', 'etcd-server'], { stdio: 'inherit' });
+  if (r.status !== 0 || spawnSync('etcd', ['--version']).status !== 0) return 'etcd-server could not be installed (apt-get install -y etcd-server failed)';
+  return null;
+}
+
+async function main(): Promise<void> {
+  const fjordSys = await FjordSystem.start();
+  let fjord: Figures;
+  try {
+    fjord = await measure(fjordSys);
+  } finally {
+    await fjordSys.close();
+  }
+  let etcd: (Figures & { version?: string }) | { note: string; seqP50Ms: null; seqP99Ms: null; concWritesPerSec: null; failoverKillMs: null; failoverStopMs: null; watchP50Ms: null; watchP99Ms: null };
+  const missing = ensureEtcd();
+  if (missing !== null) {
+    etcd = { note: missing, seqP50Ms: null, seqP99Ms: null, concWritesPerSec: null, failoverKillMs: null, failoverStopMs: null, watchP50Ms: null, watchP99Ms: null };
+  } else {
+    const etcdSys = await EtcdSystem.start();
+    try {
+      const version = spawnSync('etcd', ['--version']).stdout.toString().split('\n')[0] ?? '';
+      etcd = { ...(await measure(etcdSys)), version };
+    } finally {
+      await etcdSys.close();
+    }
+  }
+  const ratio = (a: number, b: number | null): string => (b === null || b === 0 ? 'n/a' : `${round(a / b, 2)}x`);
+  out('');
+  out('| figure | fjord | etcd | fjord/etcd | target |');
+  out('| --- | --- | --- | --- | --- |');
+  const rows: [string, keyof Figures, string][] = [
+    ['sequential p50 (ms)', 'seqP50Ms', '< 0.75'],
+    ['sequential p99 (ms)', 'seqP99Ms', '< 4.5'],
+    [`${CONCURRENCY} in flight (writes/s)`, 'concWritesPerSec', '>= 1.3x etcd'],
+    ['failover, kill -9 (ms)', 'failoverKillMs', '< 500'],
+    ['failover, SIGSTOP (ms)', 'failoverStopMs', '< 1100'],
+    ['watch notify p50 (ms)', 'watchP50Ms', '< 0.7'],
+    ['watch notify p99 (ms)', 'watchP99Ms', ''],
+  ];
+  for (const [label, key, target] of rows) {
+    const e = etcd[key];
+    out(`| ${label} | ${fjord[key]} | ${e ?? 'n/a'} | ${ratio(fjord[key], e)} | ${target} |`);
+  }
+  out(JSON.stringify({ fjord, etcd }));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
