@@ -11,3 +11,5 @@ export * from './follower-fetcher.js';
 export * from './replica-manager.js';
 export * from './broker-service.js';
 export * from './broker-node.js';
+export * from './coordinator-session.js';
+export * from './broker-runtime.js';

@@ -8,8 +8,10 @@ import { isFjordError } from '@fjord/protocol';
 import type { CommandIo, FjordCommand } from './command.js';
 import { versionCommand } from './commands/version.js';
 import { coordinatorCommand } from './commands/coordinator.js';
+import { brokerCommand } from './commands/broker.js';
+import { devCommand } from './commands/dev.js';
 
-export const COMMANDS: readonly FjordCommand[] = [versionCommand, coordinatorCommand];
+export const COMMANDS: readonly FjordCommand[] = [versionCommand, coordinatorCommand, brokerCommand, devCommand];
 
 const defaultIo: CommandIo = {
   out: (text) => void process.stdout.write(text),
