@@ -1,0 +1,128 @@
+// Goal: real processes (3 `fjord coordinator` + 3 `fjord broker`, the built
+// CLI, real gRPC on 127.0.0.1, real files): an RF=3 acks=all topic keeps
+// every acknowledged record, exactly once and in order, when the partition
+// leader is killed with SIGKILL under load; a new leader comes from the ISR
+// (the controller fences the dead broker's session) and the idempotent
+// producer's retries are stored once.
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FjordClient } from '@fjord/client';
+import { ChildGroup, checkHistory, freePorts, waitFor, type AckedRecord, type ConsumedRecord, type ManagedChild } from '@fjord/testkit';
+import { CoordinatorCluster, FJORD_BIN } from '../coordinator/coordinator-cluster.js';
+
+const COORDINATOR_ARGS = ['--broker-session-timeout-ms', '1500', '--broker-heartbeat-interval-ms', '250', '--controller-interval-ms', '50'];
+
+describe('brokers and coordinators as processes', () => {
+  let coordinators: CoordinatorCluster | null = null;
+  const brokers = new ChildGroup();
+  let client: FjordClient | null = null;
+
+  afterEach(async () => {
+    await client?.close();
+    client = null;
+    await brokers.killAll();
+    await coordinators?.close();
+    coordinators = null;
+  });
+
+  it('kill -9 of the partition leader under acks=all load loses nothing acknowledged', async () => {
+    coordinators = await CoordinatorCluster.create({ voters: 3, args: COORDINATOR_ARGS });
+    await coordinators.startAll();
+    const coordinatorsFlag = coordinators.peersFlag(coordinators.voterIds);
+    const ports = await freePorts(3);
+    const brokerProcs = new Map<number, ManagedChild>();
+    await Promise.all(
+      [1, 2, 3].map(async (id) => {
+        const child = brokers.start({
+          name: `broker-${id}`,
+          command: process.execPath,
+          args: [
+            FJORD_BIN,
+            'broker',
+            '--id',
+            String(id),
+            '--listen',
+            `127.0.0.1:${ports[id - 1] as number}`,
+            '--data-dir',
+            join((coordinators as CoordinatorCluster).dir.path, `broker-${id}`),
+            '--coordinators',
+            coordinatorsFlag,
+            '--unsafe-no-fsync',
+            '--replica-lag-time-max-ms',
+            '2000',
+            '--replica-fetch-backoff-ms',
+            '20',
+          ],
+        });
+        brokerProcs.set(id, child);
+        await child.waitForOutput(/"msg":"registered"/, { timeoutMs: 20_000 });
+      }),
+    );
+    client = new FjordClient({ bootstrap: ports.map((p) => `127.0.0.1:${p}`), requestTimeoutMs: 3_000 });
+    const admin = client.admin();
+    await waitFor(
+      async () => {
+        const r = await admin.createTopics([{ name: 'ha', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
+        return r[0]?.error === null || r[0]?.error?.code === 'TOPIC_ALREADY_EXISTS';
+      },
+      { timeoutMs: 20_000, what: 'topic created (all brokers unfenced)' },
+    );
+    const leaderId = await waitFor(
+      async () => {
+        const t = await admin.topic('ha');
+        const p = t.partitions[0];
+        return p !== undefined && p.leaderId > 0 && p.isr.length === 3 ? p.leaderId : null;
+      },
+      { timeoutMs: 20_000, what: 'partition with a leader and a full ISR' },
+    );
+
+    const producer = client.producer({ lingerMs: 1, retry: { maxRetries: 1_000, initialBackoffMs: 20, maxBackoffMs: 200, deadlineMs: 60_000 } });
+    const acked: AckedRecord[] = [];
+    const failed: string[] = [];
+    const ackTimes: number[] = [];
+    let stop = false;
+    const load = (async () => {
+      const window: Promise<void>[] = [];
+      for (let i = 0; !stop; i++) {
+        const id = `k${i}`;
+        window.push(
+          producer.send({ topic: 'ha', messages: [{ value: Buffer.from(id) }] }).then(
+            ([m]) => {
+              acked.push({ partition: m?.partition ?? -1, id });
+              ackTimes.push(Date.now());
+            },
+            (e: unknown) => void failed.push(`${id}: ${String(e)}`),
+          ),
+        );
+        if (window.length >= 100) await Promise.all(window.splice(0));
+      }
+      await Promise.all(window);
+    })();
+    await waitFor(() => acked.length >= 2_000, { timeoutMs: 20_000, what: '2000 acks before the kill' });
+    await brokerProcs.get(leaderId)?.kill('SIGKILL');
+    const atKill = acked.length;
+    await waitFor(() => acked.length >= atKill + 2_000, { timeoutMs: 30_000, what: '2000 acks after the kill' });
+    stop = true;
+    await load;
+    const newLeader = (await admin.topic('ha')).partitions[0]?.leaderId;
+    expect(newLeader).not.toBe(leaderId);
+
+    const consumer = client.consumer({ maxWaitMs: 200 });
+    consumer.assign([{ topic: 'ha', partition: 0, offset: 'earliest' }]);
+    const consumed: ConsumedRecord[] = [];
+    const deadline = Date.now() + 20_000;
+    for await (const b of consumer.batches()) {
+      for (const m of b.messages) consumed.push({ partition: m.partition, offset: m.offset, id: m.value?.toString() ?? '' });
+      if (consumed.length >= acked.length || Date.now() > deadline) consumer.stop();
+    }
+    const report = checkHistory({ acked, consumed });
+    let gapMs = 0;
+    for (let i = 1; i < ackTimes.length; i++) gapMs = Math.max(gapMs, (ackTimes[i] as number) - (ackTimes[i - 1] as number));
+    process.stderr.write(`failover: acked ${acked.length}, consumed ${consumed.length}, longest gap between acks ${gapMs} ms, failed ${failed.length}\n`);
+    expect(report.lost).toEqual([]);
+    expect(report.duplicated).toEqual([]);
+    expect(report.reordered).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(failed).toEqual([]);
+  });
+});
