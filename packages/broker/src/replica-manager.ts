@@ -544,9 +544,21 @@ export class ReplicaManager {
         waits.push(Promise.resolve(out));
         continue;
       }
+      const waiting = replica;
       waits.push(
         this.delayed.wait(replica.key, required, timeoutMs).then(
-          () => out,
+          () => {
+            // The HW may have passed the batch because the ISR shrank below
+            // min.insync.replicas: then the write is not safe (Kafka's
+            // checkEnoughReplicasReachOffset -> NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+            if (waiting.leader !== null && !hasEnoughInsync(waiting.leader)) {
+              return {
+                ...out,
+                error: new FjordError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `ISR [${waiting.leader.isr.join(',')}] fell below min.insync.replicas ${waiting.leader.minInsyncReplicas}`),
+              };
+            }
+            return out;
+          },
           (e: unknown) => ({ ...out, error: asFjordError(e) }),
         ),
       );
