@@ -160,6 +160,9 @@ function logConfigFor(tc: TopicConfig, overrides: Partial<LogConfig>): Partial<L
     retentionBytes: tc['retention.bytes'],
     maxMessageBytes: Math.min(STORAGE_MAX_MESSAGE_BYTES, tc['max.message.bytes']),
     indexIntervalBytes: tc['index.interval.bytes'],
+    // flush.policy=durable: every append is fsynced before it returns, so a
+    // leader's LEO (and a follower's next fetch offset) counts only synced bytes.
+    ...(tc['flush.policy'] === 'durable' ? { flushIntervalMessages: 1 } : {}),
     ...overrides,
   };
 }

@@ -56,3 +56,12 @@ describe('broker config', () => {
     expect(invalidKey(() => loadBrokerConfig({ flags: { ...required, coordinators: 'x' } }))).toBe('coordinators');
   });
 });
+
+describe('broker README', () => {
+  it('holds the config table the code generates', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const m = /<!-- broker-config:begin -->\n([\s\S]*?)\n<!-- broker-config:end -->/.exec(readme);
+    expect(m?.[1]).toBe(brokerConfigTableMarkdown());
+  });
+});
