@@ -40,5 +40,4 @@ describe('fjord coordinator configuration', () => {
     expect(badPeers.code).toBe(1);
     expect(badPeers.err).toMatch(/INVALID_CONFIG: .*peers/);
   });
-
 });

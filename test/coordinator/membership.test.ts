@@ -92,7 +92,8 @@ describe('coordinator membership (real processes)', () => {
       { timeoutMs: 10_000, what: 'every acknowledged write on the new member' },
     );
     if (process.env['SHOW_GAPS'] === '1') process.stderr.write(`gaps: ${maxGapMs}\n${gaps.join('\n')}\n`);
-    expect(maxGapMs, gaps.join('\n')).toBeLessThan(2_000);
+    // Generous for a loaded 2-core CI box; a write stuck behind a lost leader would exceed the 5 s retry deadline instead.
+    expect(maxGapMs, gaps.join('\n')).toBeLessThan(4_000);
     const s4: StatusResponse = await c.status(4);
     expect(['leader', 'follower']).toContain(s4.role);
   });

@@ -16,7 +16,7 @@
 // Prints a table, then one JSON line (last). Nodes run as separate process
 // groups and are killed on exit.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,10 @@ const CONC_WRITES = Number(process.env['BENCH_CONC_WRITES'] ?? 20_000);
 const CONCURRENCY = 64;
 const WATCH_EVENTS = Number(process.env['BENCH_WATCH_EVENTS'] ?? 500);
 const FAILOVER_INTERVAL_MS = 10;
+/** BENCH_DEBUG_FAILOVER=1 prints every failed write around a fault. */
+const DEBUG_FAILOVER = process.env['BENCH_DEBUG_FAILOVER'] === '1';
+/** BENCH_ONLY_FAILOVER=1 runs only the two failover measurements (diagnosis). */
+const ONLY_FAILOVER = process.env['BENCH_ONLY_FAILOVER'] === '1';
 const VALUE = 'v'.repeat(100);
 
 const children = new Set<ChildProcess>();
@@ -138,9 +142,10 @@ class FjordSystem implements System {
   }
 
   private async spawnNode(id: number): Promise<void> {
-    const child = spawn(process.execPath, [FJORD_BIN, 'coordinator', '--id', String(id), '--peers', this.peers(), '--data-dir', join(this.dir, `n${id}`), '--log-level', 'warn'], {
+    const logFile = DEBUG_FAILOVER ? openSync(join(tmpdir(), `fjord-bench-n${id}.log`), 'a') : 'ignore';
+    const child = spawn(process.execPath, [FJORD_BIN, 'coordinator', '--id', String(id), '--peers', this.peers(), '--data-dir', join(this.dir, `n${id}`), '--log-level', DEBUG_FAILOVER ? 'info' : 'warn'], {
       detached: true,
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', logFile, 'inherit'],
     });
     children.add(child);
     this.procs.set(id, child);
@@ -433,13 +438,15 @@ async function failover(sys: System, fault: (leader: number) => void, heal: (lea
   let stop = false;
   let target = sys.nodes.find((n) => n !== leader) ?? leader;
   let seq = 1_000_000;
+  let faultAt = Number.POSITIVE_INFINITY;
   const writer = (async () => {
     while (!stop) {
       const started = nowMs();
       try {
         await sys.write(target, seq++, 250);
         acks.push(nowMs());
-      } catch {
+      } catch (err) {
+        if (DEBUG_FAILOVER) out(`  ${sys.name} +${Math.round(nowMs() - faultAt)} ms: write via ${target} failed after ${Math.round(nowMs() - started)} ms: ${err instanceof Error ? err.message.slice(0, 120) : String(err)}`);
         target = sys.nodes[(sys.nodes.indexOf(target) + 1) % sys.nodes.length] as number;
       }
       const wait = FAILOVER_INTERVAL_MS - (nowMs() - started);
@@ -451,7 +458,8 @@ async function failover(sys: System, fault: (leader: number) => void, heal: (lea
   target = leader;
   await sleep(100);
   fault(leader);
-  const faultAt = nowMs();
+  faultAt = nowMs();
+  if (DEBUG_FAILOVER) out(`  ${sys.name} fault on node ${leader} at ${Date.now()}`);
   await sleep(4_000);
   stop = true;
   await writer;
@@ -489,11 +497,11 @@ async function watchLatency(sys: System): Promise<{ p50: number; p99: number }> 
 
 async function measure(sys: System): Promise<Figures> {
   const leader = await sys.leader();
-  const seq = await sequential(sys, leader);
+  const seq = ONLY_FAILOVER ? { p50: Number.NaN, p99: Number.NaN } : await sequential(sys, leader);
   out(`${sys.name}: sequential p50 ${round(seq.p50)} ms, p99 ${round(seq.p99)} ms`);
-  const conc = await concurrent(sys, leader);
+  const conc = ONLY_FAILOVER ? Number.NaN : await concurrent(sys, leader);
   out(`${sys.name}: ${CONCURRENCY} in flight ${Math.round(conc)} writes/s`);
-  const watch = await watchLatency(sys);
+  const watch = ONLY_FAILOVER ? { p50: Number.NaN, p99: Number.NaN } : await watchLatency(sys);
   out(`${sys.name}: watch notify p50 ${round(watch.p50)} ms, p99 ${round(watch.p99)} ms`);
   const killMs = await failover(
     sys,

@@ -25,7 +25,6 @@ import {
   Rng,
   errorFields,
   fromServiceError,
-  grpcChannelOptions,
   isFjordError,
   loadFjordGrpc,
   parseAddress,
@@ -58,6 +57,7 @@ import { planElections } from './controller/elections.js';
 import { newTopicId } from './controller/topic-id.js';
 import { controllerTick, initialControllerState, onHeartbeat, type ControllerOptions, type ControllerState } from './controller/controller-tick.js';
 import { encodeAddressEntry, type RaftNode } from './raft-node.js';
+import { peerChannelOptions } from './grpc-raft-transport.js';
 
 const FORWARDED_KEY = 'fjord-forwarded';
 
@@ -245,7 +245,7 @@ export class CoordinatorService {
     let client = this.forwardClients.get(address);
     if (client === undefined) {
       const ctor = loadFjordGrpc().coordinator;
-      client = new ctor(address, credentials.createInsecure(), grpcChannelOptions(this.config.maxRequestBytes));
+      client = new ctor(address, credentials.createInsecure(), peerChannelOptions(this.config.maxRequestBytes));
       this.forwardClients.set(address, client);
     }
     const md = new Metadata();

@@ -14,11 +14,23 @@
  * for another cluster or node is acked with INVALID_REQUEST; a message that
  * does not decode or fails the core's checks is counted and dropped.
  */
-import { Metadata, credentials, type Client, type ClientDuplexStream, type ServerDuplexStream, type ServerReadableStream, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, credentials, type ChannelOptions, type Client, type ClientDuplexStream, type ServerDuplexStream, type ServerReadableStream, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import { assert, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
 import type { NodeId, RaftMessage } from '@fjord/raft';
 import type { Logger } from 'pino';
 import { decodeRaftMessage, encodeRaftMessage } from './raft-codec.js';
+
+/**
+ * Channel options between coordinator nodes: grpc-js's default reconnect
+ * backoff starts at 1 s and grows (x1.6) while a peer is down, and a channel
+ * in that backoff fails every new stream at once. After a peer restarted,
+ * its neighbours then dropped all their messages to it (votes included) for
+ * seconds: the SIGSTOP failover bench saw 1.5 s pre-vote livelocks. Reconnect
+ * fast and cap the backoff well below an election timeout's worth of ticks.
+ */
+export function peerChannelOptions(maxMessageBytes: number): ChannelOptions {
+  return { ...grpcChannelOptions(maxMessageBytes), 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 250 };
+}
 
 export interface RaftTransportOptions {
   readonly selfId: NodeId;
@@ -201,7 +213,7 @@ export class GrpcRaftTransport {
     if (nowMs < link.retryAtMs) return null;
     if (link.client === null) {
       const ctor = loadFjordGrpc().raftTransport;
-      link.client = new ctor(address, credentials.createInsecure(), grpcChannelOptions(this.options.maxMessageBytes));
+      link.client = new ctor(address, credentials.createInsecure(), peerChannelOptions(this.options.maxMessageBytes));
     }
     const client = link.client as Client & { Stream: (md?: Metadata) => ClientDuplexStream<WireBatch, unknown> };
     const stream = client.Stream(new Metadata());
