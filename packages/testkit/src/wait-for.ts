@@ -43,3 +43,13 @@ export async function waitFor<T>(
     await new Promise<void>((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Yields to the event loop (a macrotask turn). A load loop whose awaited
+ * promises can settle without I/O (an immediate rejection, say) never lets
+ * timers or sockets run otherwise: it spins, starves waitFor and grows without
+ * bound. Await this once per window.
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
