@@ -199,7 +199,7 @@ function checkBrokerEpoch(state: MetadataState, brokerId: number, brokerEpoch: n
   return null;
 }
 
-function partitionOf(state: MetadataState, topicId: string, partition: number): Result<{ topic: TopicState; p: PartitionState }> {
+function partitionOf(state: MetadataState, topicId: string, partition: number): Result<{ topic: TopicState; p: PartitionState; where: string }> {
   const topic = topicById(state, topicId);
   if (topic === undefined) return fail('UNKNOWN_TOPIC_OR_PARTITION', `no topic with id ${topicId}`);
   const p = topic.partitions[partition];
@@ -210,7 +210,13 @@ function partitionOf(state: MetadataState, topicId: string, partition: number): 
   if (p.leaderEpoch >= METADATA_LIMITS.maxEpoch || p.partitionEpoch >= METADATA_LIMITS.maxEpoch) {
     return fail('INVALID_REQUEST', `${topic.name}-${partition}: epochs exhausted`);
   }
-  return ok({ topic, p });
+  return ok({ topic, p, where: `${topic.name}-${partition}` });
+}
+
+/** A partition-changing command must name the current partition epoch (KIP-497's optimistic check). */
+function stalePartitionEpoch(where: string, given: number, p: PartitionState): Step | null {
+  if (given === p.partitionEpoch) return null;
+  return fail('INVALID_UPDATE_VERSION', `${where}: partition epoch ${given} is not the current ${p.partitionEpoch}`);
 }
 
 function hasDuplicates(ids: readonly number[]): boolean {
@@ -422,17 +428,15 @@ function alterPartition(state: MetadataState, cmd: AlterPartition): Step {
   if (stale !== null) return { ok: false, error: stale };
   const found = partitionOf(state, cmd.topicId, cmd.partition);
   if (!found.ok) return found;
-  const { topic, p } = found.value;
-  const where = `${topic.name}-${p.partition}`;
+  const { topic, p, where } = found.value;
   if (cmd.leaderEpoch < p.leaderEpoch) return fail('FENCED_LEADER_EPOCH', `${where}: leader epoch ${cmd.leaderEpoch} < ${p.leaderEpoch}`);
   if (cmd.leaderEpoch > p.leaderEpoch) return fail('UNKNOWN_LEADER_EPOCH', `${where}: leader epoch ${cmd.leaderEpoch} > ${p.leaderEpoch}`);
   if (cmd.brokerId !== p.leader) return fail('NOT_LEADER_OR_FOLLOWER', `${where}: broker ${cmd.brokerId} is not the leader (${p.leader})`);
   // A fenced leader is about to lose its leadership; letting it shrink the ISR
   // to itself first would turn a clean failover into an offline partition.
   if (!isBrokerUnfenced(state, cmd.brokerId)) return fail('NOT_LEADER_OR_FOLLOWER', `${where}: leader ${cmd.brokerId} is fenced`);
-  if (cmd.partitionEpoch !== p.partitionEpoch) {
-    return fail('INVALID_UPDATE_VERSION', `${where}: partition epoch ${cmd.partitionEpoch} is not the current ${p.partitionEpoch}`);
-  }
+  const staleEpoch = stalePartitionEpoch(where, cmd.partitionEpoch, p);
+  if (staleEpoch !== null) return staleEpoch;
   const isr = cmd.isr.map((m) => m.brokerId);
   const shown = JSON.stringify(isr);
   if (hasDuplicates(isr)) return fail('INVALID_REQUEST', `${where}: ISR ${shown} has duplicates`);
@@ -463,11 +467,9 @@ function alterPartition(state: MetadataState, cmd: AlterPartition): Step {
 function electLeader(state: MetadataState, cmd: ElectLeader): Step {
   const found = partitionOf(state, cmd.topicId, cmd.partition);
   if (!found.ok) return found;
-  const { topic, p } = found.value;
-  const where = `${topic.name}-${p.partition}`;
-  if (cmd.partitionEpoch !== p.partitionEpoch) {
-    return fail('INVALID_UPDATE_VERSION', `${where}: partition epoch ${cmd.partitionEpoch} is not the current ${p.partitionEpoch}`);
-  }
+  const { topic, p, where } = found.value;
+  const staleEpoch = stalePartitionEpoch(where, cmd.partitionEpoch, p);
+  if (staleEpoch !== null) return staleEpoch;
   if (hasDuplicates(cmd.isr) || !isSubset(cmd.isr, p.replicas)) {
     return fail('INVALID_REQUEST', `${where}: ISR ${JSON.stringify(cmd.isr)} must be distinct replicas`);
   }
@@ -510,11 +512,9 @@ function electLeader(state: MetadataState, cmd: ElectLeader): Step {
 function shrinkIsr(state: MetadataState, cmd: ShrinkIsr): Step {
   const found = partitionOf(state, cmd.topicId, cmd.partition);
   if (!found.ok) return found;
-  const { topic, p } = found.value;
-  const where = `${topic.name}-${p.partition}`;
-  if (cmd.partitionEpoch !== p.partitionEpoch) {
-    return fail('INVALID_UPDATE_VERSION', `${where}: partition epoch ${cmd.partitionEpoch} is not the current ${p.partitionEpoch}`);
-  }
+  const { topic, p, where } = found.value;
+  const staleEpoch = stalePartitionEpoch(where, cmd.partitionEpoch, p);
+  if (staleEpoch !== null) return staleEpoch;
   if (p.leader === NO_LEADER) return fail('INVALID_REQUEST', `${where}: offline partitions keep their last ISR`);
   if (hasDuplicates(cmd.isr) || !isSubset(cmd.isr, p.isr) || cmd.isr.length >= p.isr.length) {
     return fail('INVALID_REQUEST', `${where}: ${JSON.stringify(cmd.isr)} is not a strict subset of the ISR ${JSON.stringify(p.isr)}`);
