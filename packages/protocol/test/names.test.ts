@@ -3,7 +3,6 @@
 // INVALID_GROUP_ID) whose message says which rule it broke.
 import { describe, expect, it } from 'vitest';
 import {
-  FjordError,
   MAX_TOPIC_NAME_LENGTH,
   findCollidingTopic,
   hasCollisionChars,
@@ -15,16 +14,8 @@ import {
   validateNoTopicCollision,
   validateTopicName,
 } from '@fjord/protocol';
+import { errorOf } from './support/error-of.js';
 
-function errorOf(fn: () => void): FjordError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FjordError) return err;
-    throw err;
-  }
-  throw new Error('expected a FjordError');
-}
 
 describe('topic names', () => {
   it('accepts Kafka-legal names', () => {

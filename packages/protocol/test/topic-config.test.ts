@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_TOPIC_CONFIG,
-  FjordError,
   TOPIC_CONFIG_DEFS,
   TOPIC_CONFIG_KEYS,
   parseTopicConfigOverrides,
@@ -14,16 +13,8 @@ import {
   topicConfigToStrings,
   validateTopicConfig,
 } from '@fjord/protocol';
+import { errorOf } from './support/error-of.js';
 
-function errorOf(fn: () => unknown): FjordError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof FjordError) return err;
-    throw err;
-  }
-  throw new Error('expected a FjordError');
-}
 
 describe('topic config', () => {
   it("has the expected keys with Kafka's defaults", () => {
