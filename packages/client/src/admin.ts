@@ -4,13 +4,37 @@
  */
 import { FjordError, errorFromFields, wireToSafeInteger } from '@fjord/protocol';
 import type { ConnectionPool } from './connection-pool.js';
-import type { MetadataCache, TopicInfo } from './metadata-cache.js';
+import type { MetadataCache, PartitionInfo, TopicInfo } from './metadata-cache.js';
 
 export interface NewTopic {
   name: string;
   numPartitions?: number;
   replicationFactor?: number;
   configs?: Record<string, string>;
+}
+
+/** One partition as `describeTopic` reports it: placement plus the readable offset range. */
+export interface PartitionDescription extends PartitionInfo {
+  /** The log start offset, or null when the leader could not be asked (offline, or it answered an error). */
+  earliestOffset: number | null;
+  /** The high watermark (the next offset a consumer can read up to), or null as above. */
+  latestOffset: number | null;
+  /** Why the offsets are null. */
+  offsetsError: FjordError | null;
+}
+
+export interface TopicDescription {
+  name: string;
+  topicId: string;
+  partitions: readonly PartitionDescription[];
+}
+
+interface WireTopicMetadata {
+  name: string;
+  topicId: string;
+  errorCode: string;
+  errorMessage: string;
+  partitions: PartitionInfo[];
 }
 
 export class Admin {
@@ -55,6 +79,49 @@ export class Admin {
     return res.topics.map((t) => ({ name: t.name, error: errorFromFields(t) }));
   }
 
+  /**
+   * Every topic the answering broker knows, sorted by name, read with one
+   * Metadata call (not from the cache, so a topic created or deleted by
+   * another client a moment ago shows as the broker sees it).
+   */
+  async listTopics(): Promise<TopicInfo[]> {
+    const res = await this.pool.call<{ topics: WireTopicMetadata[] }>(this.metadata.anyAddress(), 'metadata', { topics: [] }, this.options.requestTimeoutMs);
+    return res.topics
+      .filter((t) => errorFromFields(t) === null)
+      .map((t) => topicInfoOf(t))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * One topic's partitions (leader, leader epoch, replicas, ISR) and each
+   * partition's earliest and latest offset from its leader. Throws
+   * UNKNOWN_TOPIC_OR_PARTITION (or the broker's per-topic error) when the
+   * topic is not there; a partition whose leader cannot answer keeps its
+   * placement and reports why its offsets are missing.
+   */
+  async describeTopic(name: string): Promise<TopicDescription> {
+    const res = await this.pool.call<{ topics: WireTopicMetadata[] }>(this.metadata.anyAddress(), 'metadata', { topics: [name] }, this.options.requestTimeoutMs);
+    const wire = res.topics.find((t) => t.name === name);
+    if (wire === undefined) throw new FjordError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`, { topic: name });
+    const err = errorFromFields(wire);
+    if (err !== null) throw err;
+    const info = topicInfoOf(wire);
+    // listOffset routes through the cache: make it at least as new as the answer above.
+    await this.metadata.refresh();
+    const partitions = await Promise.all(
+      info.partitions.map(async (p): Promise<PartitionDescription> => {
+        try {
+          const [earliestOffset, latestOffset] = await Promise.all([this.listOffset(name, p.partition, 'earliest'), this.listOffset(name, p.partition, 'latest')]);
+          return { ...p, earliestOffset, latestOffset, offsetsError: null };
+        } catch (e) {
+          if (!(e instanceof FjordError)) throw e;
+          return { ...p, earliestOffset: null, latestOffset: null, offsetsError: e };
+        }
+      }),
+    );
+    return { name: info.name, topicId: info.topicId, partitions };
+  }
+
   /** Refreshed metadata of one topic (UNKNOWN_TOPIC_OR_PARTITION if absent). */
   async topic(name: string): Promise<TopicInfo> {
     await this.metadata.refresh();
@@ -80,4 +147,14 @@ export class Admin {
     if (err !== null) throw err;
     return wireToSafeInteger(r.offset, 'offset');
   }
+}
+
+function topicInfoOf(t: WireTopicMetadata): TopicInfo {
+  return {
+    name: t.name,
+    topicId: t.topicId,
+    partitions: t.partitions
+      .map((p) => ({ partition: p.partition, leaderId: p.leaderId, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr }))
+      .sort((a, b) => a.partition - b.partition),
+  };
 }
