@@ -90,6 +90,8 @@ export const ERROR_CATALOG = {
   ELIGIBLE_LEADERS_NOT_AVAILABLE: spec(83, 'No eligible (in-sync) replica can become leader', R),
   INVALID_RECORD: spec(87, 'A record in the batch is invalid'),
   INVALID_UPDATE_VERSION: spec(95, 'The partition epoch in the request is stale', RM),
+  // Retriable, unlike Kafka's flag: the same registration succeeds once the other incarnation's session expires (a restarted broker waits it out).
+  DUPLICATE_BROKER_REGISTRATION: spec(101, 'This broker id is registered by another incarnation whose session is alive', R),
   // Fjord-only codes.
   LOG_CLOSED: spec(null, 'The partition log is closed'),
   RAFT_NOT_LEADER: spec(null, 'This Raft node is not the leader; retry on the leader', RM),
