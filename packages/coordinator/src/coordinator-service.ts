@@ -56,6 +56,7 @@ import { planCreatePartitionsBatch, planCreateTopics, planDeleteTopic } from './
 import { planElections } from './controller/elections.js';
 import { newTopicId } from './controller/topic-id.js';
 import { controllerTick, initialControllerState, onHeartbeat, type ControllerOptions, type ControllerState } from './controller/controller-tick.js';
+import { registrationConflict } from './controller/sessions.js';
 import { encodeAddressEntry, type RaftNode } from './raft-node.js';
 import { peerChannelOptions } from './grpc-raft-transport.js';
 
@@ -270,6 +271,14 @@ export class CoordinatorService {
 
   private async registerBroker(request: unknown): Promise<unknown> {
     const command = registerBrokerFromWire(request, this.config.clusterId);
+    // A new incarnation may not replace one whose session is alive (Kafka's
+    // DUPLICATE_BROKER_REGISTRATION). Sessions are the leader's soft state,
+    // so this is checked here, before proposing, not in apply.
+    const nowMs = Date.now();
+    const metadata = this.node.machine.state;
+    this.controller ??= initialControllerState(metadata, nowMs);
+    const conflict = registrationConflict(metadata, this.controller.sessions, command, nowMs, this.controllerOptions.sessionTimeoutMs);
+    if (conflict !== null) throw toFjordError(conflict);
     const [result] = await this.proposeCommands([command]);
     if (result === undefined || !result.ok) throw toFjordError(result?.ok === false ? result.error : { code: 'UNKNOWN_SERVER_ERROR', message: 'no result' });
     if (result.output.kind !== 'RegisterBroker') throw new AssertionError('RegisterBroker produced another output');

@@ -8,6 +8,8 @@
 // Simulated brokers register (new incarnations after crashes), heartbeat to
 // whichever node they believe leads, get cut off from the coordinators, shut
 // down cleanly (want_fence), and as partition leaders send AlterPartition.
+// A restarted broker's registration goes through the shell's check
+// (registrationConflict): it waits until its old session expired.
 // A leader plans only once it has applied its own first entry (the shell's
 // leaderReady), proposes a decision as one batch and waits for it (the
 // shell's controllerBusy); a deposed leader's controller state is dropped.
@@ -35,6 +37,7 @@ import type { NodeId } from '@fjord/raft';
 import { SafetyChecker, SimCluster, Trace, Violation, type AppState, type SimNode } from '@fjord/raft/sim';
 import { encodeCommand } from '../src/command-codec.js';
 import { controllerTick, initialControllerState, onHeartbeat, type ControllerOptions, type ControllerState } from '../src/controller/controller-tick.js';
+import { registrationConflict } from '../src/controller/sessions.js';
 import { planCreateTopic } from '../src/controller/topic-admin.js';
 import { newTopicId } from '../src/controller/topic-id.js';
 import { NO_LEADER, type MetadataCommand } from '../src/metadata-command.js';
@@ -152,6 +155,7 @@ interface SeedStats {
   leaderChanges: number;
   registrations: number;
   rebuilds: number;
+  duplicateRefusals: number;
 }
 
 function simulate(seed: number, trace: Trace): SeedStats {
@@ -192,7 +196,7 @@ function simulate(seed: number, trace: Trace): SeedStats {
   };
   c.net.faults = { dropPerMille: faults.dropPerMille, dupPerMille: faults.dupPerMille, minDelayTicks: 0, maxDelayTicks: faults.maxDelayTicks };
   const nowMs = (): number => c.now * TICK_MS;
-  const stats: SeedStats = { commands: 0, rejected: 0, elections: 0, fences: 0, leaderChanges: 0, registrations: 0, rebuilds: 0 };
+  const stats: SeedStats = { commands: 0, rejected: 0, elections: 0, fences: 0, leaderChanges: 0, registrations: 0, rebuilds: 0, duplicateRefusals: 0 };
 
   // ------------------------------------------------------------ entries: [u32 write id][command]
   const commands = new Map<number, { command: MetadataCommand; bytes: Uint8Array }>();
@@ -398,6 +402,14 @@ function simulate(seed: number, trace: Trace): SeedStats {
         endpoints: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9000 + b.id }],
         rack: b.rack,
       };
+      // The shell's check before proposing: another incarnation with a live session holds the id (a restart after kill -9 waits it out).
+      ctl.state ??= initialControllerState(metadata, now);
+      const conflict = registrationConflict(metadata, ctl.state.sessions, command, now, options.sessionTimeoutMs);
+      if (conflict !== null) {
+        stats.duplicateRefusals++;
+        b.nextActionMs = now + RETRY_MS;
+        return;
+      }
       const ids = propose(n, [command]);
       if (ids === null) {
         b.nextActionMs = now + RETRY_MS;
@@ -639,7 +651,7 @@ describe('controller on the leader of a simulated Raft cluster (seeded faults, c
   it(`keeps the metadata invariants on every node and converges after healing (${SEEDS} seeds)`, () => {
     const only = process.env['FJORD_SIM_SEED'];
     const seeds = only === undefined ? Array.from({ length: SEEDS }, (_, i) => 1000 + i) : [Number(only)];
-    const totals = { commands: 0, rejected: 0, elections: 0, fences: 0, leaderChanges: 0, registrations: 0, rebuilds: 0 };
+    const totals = { commands: 0, rejected: 0, elections: 0, fences: 0, leaderChanges: 0, registrations: 0, rebuilds: 0, duplicateRefusals: 0 };
     for (const seed of seeds) {
       const trace = new Trace(60);
       let stats: SeedStats;
@@ -663,6 +675,7 @@ describe('controller on the leader of a simulated Raft cluster (seeded faults, c
     expect(totals.elections).toBeGreaterThan(SEEDS * 5);
     expect(totals.registrations).toBeGreaterThan(SEEDS * 5);
     expect(totals.rebuilds).toBeGreaterThan(0);
+    expect(totals.duplicateRefusals).toBeGreaterThan(0);
     expect(totals.rejected).toBeGreaterThan(0);
   });
 });

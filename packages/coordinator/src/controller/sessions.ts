@@ -8,7 +8,8 @@
  * every registered broker a full session from `nowMs`, so a controller change
  * never fences a healthy cluster (Kafka does the same on activation).
  */
-import { fail, ok, type Result } from '../result.js';
+import { fail, ok, type CommandError, type Result } from '../result.js';
+import type { RegisterBroker } from '../metadata-command.js';
 import type { MetadataState } from '../metadata-state.js';
 
 export interface BrokerSession {
@@ -62,6 +63,40 @@ export function recordHeartbeat(
   const next = new Map(sessions);
   next.set(heartbeat.brokerId, { brokerEpoch: heartbeat.brokerEpoch, lastHeartbeatMs: nowMs, wantFence: heartbeat.wantFence });
   return ok({ sessions: next, fenced: broker.fenced });
+}
+
+/**
+ * Whether a registration must be refused because another incarnation of the
+ * broker id still holds a live session (Kafka's ClusterControlManager.
+ * registerBroker: DUPLICATE_BROKER_REGISTRATION unless
+ * heartbeatManager.hasValidSession is false for the existing epoch).
+ * - Same incarnation id: a retry; apply answers the same epoch (null here).
+ * - The existing registration is fenced (it shut down cleanly, its session
+ *   expired and the controller fenced it, or it never got unfenced): the new
+ *   incarnation may replace it at once.
+ * - Otherwise it may replace it only once the old session has expired, so a
+ *   second process started with a live broker's id (a config mistake) cannot
+ *   take over its partitions, while a broker restarted after kill -9 gets in
+ *   after at most sessionTimeoutMs (its old process stopped heartbeating).
+ * A leader that just took over seeds every broker with a full session
+ * (seedSessions), so there the wait is a full timeout, as in Kafka.
+ */
+export function registrationConflict(
+  metadata: MetadataState,
+  sessions: BrokerSessions,
+  registration: Pick<RegisterBroker, 'brokerId' | 'incarnationId'>,
+  nowMs: number,
+  sessionTimeoutMs: number,
+): CommandError | null {
+  const existing = metadata.brokers.get(registration.brokerId);
+  if (existing === undefined || existing.incarnationId === registration.incarnationId || existing.fenced) return null;
+  const session = sessions.get(registration.brokerId);
+  if (!isSessionAlive(session, existing.brokerEpoch, nowMs, sessionTimeoutMs)) return null;
+  const leftMs = (session as BrokerSession).lastHeartbeatMs + sessionTimeoutMs - nowMs;
+  return {
+    code: 'DUPLICATE_BROKER_REGISTRATION',
+    message: `broker ${registration.brokerId} is registered by incarnation ${existing.incarnationId} (epoch ${existing.brokerEpoch}) whose session is alive; retry after it expires (within ${leftMs} ms)`,
+  };
 }
 
 /** Drops sessions of brokers whose registration is gone or replaced (bounds the map). */
