@@ -48,7 +48,7 @@ export const ERROR_CATALOG = {
   REQUEST_TIMED_OUT: spec(7, 'The request timed out', R),
   BROKER_NOT_AVAILABLE: spec(8, 'The broker is not available', RM),
   REPLICA_NOT_AVAILABLE: spec(9, 'The replica is not available for the requested topic-partition', RM),
-  MESSAGE_TOO_LARGE: spec(10, 'The record batch is larger than the maximum the server accepts'),
+  MESSAGE_TOO_LARGE: spec(10, 'The request or record batch is larger than the maximum the server accepts'),
   NETWORK_EXCEPTION: spec(13, 'The connection was lost before a response arrived', RM),
   COORDINATOR_LOAD_IN_PROGRESS: spec(14, 'The group coordinator is loading and cannot serve this request yet', R),
   COORDINATOR_NOT_AVAILABLE: spec(15, 'The group coordinator is not available', RM),

@@ -7,8 +7,9 @@
  *   catalog code in the trailing metadata key `fjord-error-code` (details as
  *   JSON in `fjord-error-details`); `fromServiceError` reverses it. A gRPC
  *   error without a Fjord code maps by status: UNAVAILABLE -> NETWORK_EXCEPTION,
- *   DEADLINE_EXCEEDED -> REQUEST_TIMED_OUT, anything else ->
- *   UNKNOWN_SERVER_ERROR (not retriable);
+ *   DEADLINE_EXCEEDED -> REQUEST_TIMED_OUT, RESOURCE_EXHAUSTED from a message
+ *   size limit -> MESSAGE_TOO_LARGE, anything else -> UNKNOWN_SERVER_ERROR
+ *   (not retriable);
  * - int64 fields arrive as decimal strings (proto-loader `longs: String`) and
  *   become numbers only through `wireToSafeInteger`, which never rounds.
  */
@@ -94,6 +95,17 @@ export function toServiceError(err: FjordError): FjordServiceError {
   return { name: 'FjordError', message: err.message, code: grpcStatusFor(err.code), details: err.detail, metadata };
 }
 
+/**
+ * grpc-js's own message-size refusals (a request above the receiver's
+ * grpc.max_receive_message_length, or above the sender's send limit) carry no
+ * Fjord code: the call fails before any handler runs. Their status detail is
+ * "Received message larger than max (N vs M)", "Sent message larger than max",
+ * "Attempted to send message with a size larger than M" or "Received message
+ * that decompresses to a size larger than M". Any other RESOURCE_EXHAUSTED
+ * stays UNKNOWN_SERVER_ERROR.
+ */
+const MESSAGE_SIZE_LIMIT = /\blarger than\b/i;
+
 function isServiceError(e: unknown): e is ServiceError {
   return typeof e === 'object' && e !== null && 'code' in e && typeof (e as { code: unknown }).code === 'number' && 'metadata' in e;
 }
@@ -114,7 +126,14 @@ export function fromServiceError(e: unknown): FjordError {
       details = {};
     }
   }
-  const byStatus: ErrorCode = e.code === status.UNAVAILABLE ? 'NETWORK_EXCEPTION' : e.code === status.DEADLINE_EXCEEDED ? 'REQUEST_TIMED_OUT' : 'UNKNOWN_SERVER_ERROR';
+  const byStatus: ErrorCode =
+    e.code === status.UNAVAILABLE
+      ? 'NETWORK_EXCEPTION'
+      : e.code === status.DEADLINE_EXCEEDED
+        ? 'REQUEST_TIMED_OUT'
+        : e.code === status.RESOURCE_EXHAUSTED && MESSAGE_SIZE_LIMIT.test(e.details)
+          ? 'MESSAGE_TOO_LARGE'
+          : 'UNKNOWN_SERVER_ERROR';
   const code: ErrorCode = wireCode !== undefined && isErrorCode(wireCode) ? wireCode : byStatus;
   const detail = code === wireCode ? e.details : `gRPC ${status[e.code] ?? e.code}: ${e.details}`;
   return new FjordError(code, detail === '' ? undefined : detail, { ...details, grpcStatus: e.code }, { cause: e });

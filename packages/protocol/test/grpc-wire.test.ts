@@ -3,7 +3,7 @@
 // fields round-trip, non-Fjord gRPC failures map to catalog codes by status, and
 // int64 wire values become numbers only when they are safe integers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Server, ServerCredentials, credentials, status, type Client, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, credentials, status, type Client, type ServiceError, type sendUnaryData } from '@grpc/grpc-js';
 import {
   FjordError,
   errorFields,
@@ -87,6 +87,22 @@ describe('gRPC wire mapping', () => {
     expect(err).toMatchObject({ code: 'NETWORK_EXCEPTION', retriable: true, refreshMetadata: true });
     expect(err.details).toMatchObject({ grpcStatus: status.UNAVAILABLE });
     expect(fromServiceError(new TypeError('x'))).toMatchObject({ code: 'UNKNOWN_SERVER_ERROR', retriable: false });
+  });
+
+  it('a request above the server\'s receive limit is MESSAGE_TOO_LARGE (grpc-js refuses it with no Fjord code)', async () => {
+    failWith = null;
+    // The server accepts 1 MiB; this client may send 8 MiB, so the server's limit is the one that trips.
+    const big = new grpc.broker(client.getChannel().getTarget().replace(/^dns:/, ''), credentials.createInsecure(), grpcChannelOptions(8 << 20)) as unknown as typeof client;
+    const err = await new Promise<FjordError>((resolve) => {
+      big.metadata({ topics: ['x'.repeat(2 << 20)] }, (e) => resolve(fromServiceError(e)));
+    });
+    big.close();
+    expect(err).toMatchObject({ code: 'MESSAGE_TOO_LARGE', retriable: false });
+    expect(err.details).toMatchObject({ grpcStatus: status.RESOURCE_EXHAUSTED });
+    expect(err.detail).toMatch(/larger than max/);
+    // Another RESOURCE_EXHAUSTED (a quota, not a size) stays unknown.
+    const quota = { name: 'Error', message: '', code: status.RESOURCE_EXHAUSTED, details: 'Bandwidth exhausted', metadata: new Metadata() };
+    expect(fromServiceError(quota)).toMatchObject({ code: 'UNKNOWN_SERVER_ERROR' });
   });
 
   it('per-item error fields round-trip; unknown codes become UNKNOWN_SERVER_ERROR', () => {
