@@ -55,4 +55,38 @@ describe('RecordAccumulator', () => {
     expect(code).toBe('MESSAGE_TOO_LARGE');
     expect(acc.usedBytes).toBe(0);
   });
+
+  it('keeps filling the open batch of a partition that is not ready (a request in flight), then drains it as one batch', () => {
+    const acc = new RecordAccumulator({ batchBytes: 1 << 16, lingerMs: 0, bufferMemoryBytes: 1 << 20, maxRecordBytes: 1 << 20 });
+    let busy = true;
+    const ready = (_topic: string, partition: number): boolean => partition !== 0 || !busy;
+    for (let i = 0; i < 10; i++) acc.append('t', 0, { value }, i);
+    acc.append('t', 1, { value }, 0);
+    const first = acc.drain(100, false, ready);
+    expect(first.batches.map((b) => [b.partition, b.records.length])).toEqual([[1, 1]]);
+    expect(first.nextReadyMs).toBe(Infinity);
+    busy = false;
+    const second = acc.drain(100, false, ready);
+    expect(second.batches.map((b) => [b.partition, b.records.length])).toEqual([[0, 10]]);
+    // flush ignores readiness
+    acc.append('t', 0, { value }, 200);
+    busy = true;
+    expect(acc.drain(200, true, ready).batches).toHaveLength(1);
+  });
+
+  it('records which send call and index each record came from, as runs', () => {
+    const acc = new RecordAccumulator({ batchBytes: 1 << 16, lingerMs: 0, bufferMemoryBytes: 1 << 20, maxRecordBytes: 1 << 20 });
+    const a = {};
+    const b = {};
+    acc.append('t', 0, { value }, 0, a, 0);
+    acc.append('t', 0, { value }, 0, a, 1);
+    acc.append('t', 0, { value }, 0, b, 0);
+    acc.append('t', 0, { value }, 0, a, 3); // not contiguous with a's run: a new run
+    const [batch] = acc.drain(0).batches;
+    expect(batch?.runs).toEqual([
+      { owner: a, ownerIndex: 0, batchIndex: 0, count: 2 },
+      { owner: b, ownerIndex: 0, batchIndex: 2, count: 1 },
+      { owner: a, ownerIndex: 3, batchIndex: 3, count: 1 },
+    ]);
+  });
 });

@@ -19,10 +19,25 @@ export interface AccumulatorOptions {
   maxRecordBytes: number;
 }
 
+/**
+ * Consecutive records of one batch that came from one `send` call (its
+ * `owner`), starting at `ownerIndex` in that call: the producer answers each
+ * call from its runs, so a send of many records costs one promise, not one
+ * per record.
+ */
+export interface RecordRun {
+  owner: object;
+  ownerIndex: number;
+  /** Index of the run's first record in the batch. */
+  batchIndex: number;
+  count: number;
+}
+
 export interface ProducerBatch {
   topic: string;
   partition: number;
   records: RecordInput[];
+  runs: RecordRun[];
   /** Upper-bound estimate of the encoded size, header included. */
   sizeBytes: number;
   createdMs: number;
@@ -38,6 +53,9 @@ export function estimateRecordBytes(record: RecordInput): number {
 }
 
 export type AppendResult = { kind: 'appended'; batchFull: boolean } | { kind: 'no-memory'; neededBytes: number };
+
+/** Whether a partition may take a batch now (false while it has a request in flight: its open batch keeps filling). */
+export type PartitionReady = (topic: string, partition: number) => boolean;
 
 export class RecordAccumulator {
   private readonly open = new Map<string, ProducerBatch>();
@@ -64,7 +82,7 @@ export class RecordAccumulator {
    * does not fit). Returns no-memory, changing nothing, when the budget is spent:
    * the producer then waits for `release` and tries again (backpressure).
    */
-  append(topic: string, partition: number, record: RecordInput, nowMs: number): AppendResult {
+  append(topic: string, partition: number, record: RecordInput, nowMs: number, owner: object | null = null, ownerIndex = 0): AppendResult {
     const recordBytes = estimateRecordBytes(record);
     if (recordBytes > this.options.maxRecordBytes) {
       throw new FjordError('MESSAGE_TOO_LARGE', `record of about ${recordBytes} bytes exceeds maxRecordBytes ${this.options.maxRecordBytes}`, {
@@ -81,8 +99,13 @@ export class RecordAccumulator {
     const needed = recordBytes + (batch === undefined ? RECORD_BATCH_HEADER_BYTES : 0);
     if (this.used + needed > this.options.bufferMemoryBytes) return { kind: 'no-memory', neededBytes: needed };
     if (batch === undefined) {
-      batch = { topic, partition, records: [], sizeBytes: RECORD_BATCH_HEADER_BYTES, createdMs: nowMs };
+      batch = { topic, partition, records: [], runs: [], sizeBytes: RECORD_BATCH_HEADER_BYTES, createdMs: nowMs };
       this.open.set(key, batch);
+    }
+    if (owner !== null) {
+      const last = batch.runs[batch.runs.length - 1];
+      if (last !== undefined && last.owner === owner && last.ownerIndex + last.count === ownerIndex) last.count++;
+      else batch.runs.push({ owner, ownerIndex, batchIndex: batch.records.length, count: 1 });
     }
     batch.records.push(record);
     batch.sizeBytes += recordBytes;
@@ -97,14 +120,20 @@ export class RecordAccumulator {
 
   /**
    * Removes and returns every batch ready to send: closed ones, and open ones
-   * whose linger has expired (all of them when `flush` is set). `nextReadyMs` is
-   * when the next open batch's linger expires (Infinity if none).
+   * whose linger has expired (all of them when `flush` is set). An open batch
+   * of a partition that is not `ready` (a request in flight) stays and keeps
+   * filling, as Kafka's Sender mutes a partition: under load, records that
+   * arrive during a round trip leave together in one batch instead of one
+   * batch each. `nextReadyMs` is when the next open batch of a ready
+   * partition may leave (Infinity if none); the producer drains again when a
+   * partition becomes ready.
    */
-  drain(nowMs: number, flush = false): { batches: ProducerBatch[]; nextReadyMs: number } {
+  drain(nowMs: number, flush = false, ready: PartitionReady = () => true): { batches: ProducerBatch[]; nextReadyMs: number } {
     const batches = this.closed.splice(0, this.closed.length);
     let nextReadyMs = Infinity;
     for (const [key, batch] of this.open) {
       const readyAt = batch.createdMs + this.options.lingerMs;
+      if (!flush && !ready(batch.topic, batch.partition)) continue;
       if (flush || readyAt <= nowMs) {
         batches.push(batch);
         this.open.delete(key);

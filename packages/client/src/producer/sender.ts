@@ -3,14 +3,22 @@
  * once (with its idempotent sequence), and sends one Produce per leader broker
  * per round carrying every partition that is ready. Each partition has at most
  * one request in flight, so retries (same bytes, same sequence) keep order and
- * the leader drops duplicates. Retriable errors refresh metadata when the
- * catalog says so and back off; others fail the batch.
+ * the leader drops duplicates. A request carries at most
+ * MAX_BATCHES_PER_PARTITION_REQUEST batches of a partition, and a retry
+ * carries exactly the batches of the failed attempt: the leader remembers the
+ * last 5 batches per producer (Kafka's max.in.flight for idempotence), so a
+ * retried request must be wholly within them to be recognized as a
+ * duplicate, and must not mix retried and new batches. Retriable errors
+ * refresh metadata when the catalog says so and back off; others fail the batch.
  */
 import { FjordError, Rng, assert, encodeRecordBatchSync, errorFromFields, wireToSafeInteger, type CompressionName } from '@fjord/protocol';
 import type { ConnectionPool } from '../connection-pool.js';
 import type { MetadataCache } from '../metadata-cache.js';
 import { backoffMs, type RetryPolicy } from '../retry.js';
 import type { ProducerBatch } from './accumulator.js';
+
+/** The leader's idempotence window (producer-state.ts keeps 5 batches per producer). */
+export const MAX_BATCHES_PER_PARTITION_REQUEST = 5;
 
 export interface SentBatch {
   batch: ProducerBatch;
@@ -32,6 +40,8 @@ export interface SenderOptions {
   producerId: () => Promise<{ producerId: number; producerEpoch: number }>;
   onProducerFenced: () => void;
   onComplete: (batch: ProducerBatch, result: { baseOffset: number } | { error: FjordError }) => void;
+  /** A partition's request was answered: the producer may drain the batch that filled meanwhile. */
+  onPartitionReady?: () => void;
 }
 
 interface PartitionQueue {
@@ -65,6 +75,12 @@ export class Sender {
   get idle(): boolean {
     for (const q of this.partitions.values()) if (q.inFlight || q.queue.length > 0) return false;
     return true;
+  }
+
+  /** Whether a new batch of the partition would be sent at once (nothing in flight or queued for it). */
+  isReady(topic: string, partition: number): boolean {
+    const q = this.partitions.get(`${topic}\u0000${partition}`);
+    return q === undefined || (!q.inFlight && q.queue.length === 0);
   }
 
   enqueue(batches: readonly ProducerBatch[]): void {
@@ -102,8 +118,10 @@ export class Sender {
       }
       const sent: SentBatch[] = [];
       let bytes = 0;
+      // A retry resends exactly the batches of the attempt that failed (a prefix of the queue, all attempted).
+      const retrying = (q.queue[0] as SentBatch).attempts > 0;
       for (const s of q.queue) {
-        if (sent.length > 0 && bytes + s.batch.sizeBytes > this.options.maxRequestPartitionBytes) break;
+        if (retrying ? s.attempts === 0 : sent.length > 0 && (bytes + s.batch.sizeBytes > this.options.maxRequestPartitionBytes || sent.length >= MAX_BATCHES_PER_PARTITION_REQUEST)) break;
         sent.push(s);
         bytes += s.batch.sizeBytes;
       }
@@ -182,6 +200,7 @@ export class Sender {
       const err = e instanceof FjordError ? e : new FjordError('UNKNOWN_SERVER_ERROR', String(e));
       if (err.code === 'NETWORK_EXCEPTION') this.pool.reset(address);
       for (const part of parts) this.settle(part.q, part.sent, err);
+      this.options.onPartitionReady?.();
       this.pump();
       return;
     }
@@ -191,6 +210,7 @@ export class Sender {
       else if (r.error !== null) this.settle(part.q, part.sent, r.error);
       else this.settleOk(part.q, part.sent, r.baseOffset);
     }
+    this.options.onPartitionReady?.();
     this.pump();
   }
 
