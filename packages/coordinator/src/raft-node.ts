@@ -3,7 +3,8 @@
  * raft.go): a timer ticks the pure core, the transport steps it, and one loop
  * handles its Readys in etcd's order, exactly one in flight:
  *
- *   persist (one LevelDB batch, fsynced when mustSync) -> send ->
+ *   send the leader's appends (earlyMessages) -> persist (one LevelDB batch,
+ *   fsynced when mustSync) -> send the rest ->
  *   restore snapshot / apply committed entries -> resolve proposals and
  *   reads -> advance -> maybe snapshot + compact.
  *
@@ -353,6 +354,9 @@ export class RaftNode {
     while (!this.stopped && this.raw.hasReady()) {
       const rd: Ready = this.raw.ready();
       this.stats.readies++;
+      // 0. A leader's appends leave now, so followers write their copies while
+      //    we write ours (thesis §10.2.1): two fsyncs in parallel, not in series.
+      this.transport.send(rd.earlyMessages);
       // 1. Persist: one batch (fsynced when mustSync); the MemoryLog shows it afterwards.
       await this.options.store.persistReady(rd, this.options.log);
       if (this.stopped) return;

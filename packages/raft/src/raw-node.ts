@@ -24,6 +24,10 @@ import type {
  * One batch of work for the shell. **The persist-before-send contract**: the
  * shell must, in this order,
  *
+ * 0. send `earlyMessages` at once: they may leave before or while this Ready
+ *    is persisted (a leader's appends and heartbeats, thesis §10.2.1: the
+ *    leader writes its log in parallel with replicating it, and counts its
+ *    own copy toward commit only after advance() reports it durable);
  * 1. make `snapshot`, `entries` and `hardState` durable (one atomic write,
  *    fsynced when `mustSync`) and update the RaftLogReader to show them;
  * 2. only then send `messages` (a vote or an append acknowledgement promises
@@ -49,6 +53,12 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   /** Send after persisting. */
   readonly messages: readonly RaftMessage[];
+  /**
+   * May be sent before persisting (and should be, right away): a leader's
+   * AppendEntries and Heartbeats of its current term, when this Ready does
+   * not change term or vote. They promise nothing about this node's disk.
+   */
+  readonly earlyMessages: readonly RaftMessage[];
   readonly readStates: readonly ReadState[];
   /** True when term, vote, entries or the snapshot changed: the write must be fsynced before sending. */
   readonly mustSync: boolean;
@@ -132,7 +142,7 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.raft;
-    if (r.msgs.length > 0 || r.readStates.length > 0) return true;
+    if (r.msgs.length > 0 || r.readStates.length > 0 || r.appendsPending) return true;
     if (r.log.unstable.entries.length > 0 || r.log.unstable.snapshot !== undefined) return true;
     if (r.log.hasNextCommittedEnts()) return true;
     const s = r.softState();
@@ -143,18 +153,32 @@ export class RawNode {
   ready(): Ready {
     assert(this.inflight === undefined, 'raw-node: ready() called again before advance()');
     const r = this.raft;
+    r.flushAppends();
     const soft = r.softState();
     const hard = r.hardState();
     const softChanged = soft.leaderId !== this.prevSoft.leaderId || soft.role !== this.prevSoft.role;
     const hardChanged = !hardStateEqual(hard, this.prevHard);
     const entries = r.log.unstableEntries();
+    // A leader's appends need not wait for its own fsync; anything else (votes,
+    // acks, and everything in a Ready whose term or vote must be made durable
+    // first) does.
+    const early: RaftMessage[] = [];
+    let late: RaftMessage[] = r.msgs;
+    if (r.role === 'Leader' && hard.term === this.prevHard.term && hard.vote === this.prevHard.vote) {
+      late = [];
+      for (const m of r.msgs) {
+        if ((m.type === 'AppendEntries' || m.type === 'Heartbeat') && m.term === r.term) early.push(m);
+        else late.push(m);
+      }
+    }
     const rd: Ready = {
       softState: softChanged ? soft : undefined,
       hardState: hardChanged ? hard : undefined,
       entries,
       snapshot: r.log.unstable.snapshot,
       committedEntries: r.log.nextCommittedEnts(r.maxCommittedBytesPerReady),
-      messages: r.msgs,
+      messages: late,
+      earlyMessages: early,
       readStates: r.readStates,
       mustSync: entries.length > 0 || r.log.unstable.snapshot !== undefined || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote,
     };
@@ -186,6 +210,7 @@ export class RawNode {
       r.log.appliedTo((rd.committedEntries[rd.committedEntries.length - 1] as Entry).index);
       r.reduceUncommittedSize(rd.committedEntries);
     }
+    r.onPersisted();
     r.pruneConfHistory();
     r.checkInvariants();
   }

@@ -4,7 +4,7 @@
 // safety checker on. Each expectation is one that a broken core would fail.
 import { FjordError, isFjordError, Rng } from '@fjord/protocol';
 import { describe, expect, it } from 'vitest';
-import { MemoryLog, RawNode } from '../src/index.js';
+import { MemoryLog, RawNode, type RaftMessage, type Ready } from '../src/index.js';
 import { writeData } from '../src/sim/index.js';
 import { DEFAULT_RAFT, elect, newCluster, raw, ticks } from './helpers.js';
 
@@ -338,5 +338,152 @@ describe('ReadIndex', () => {
     const c = newCluster();
     elect(c, 1);
     expect(c.readIndex(c.node(2), 'y')).toBe('RAFT_NOT_LEADER');
+  });
+});
+
+describe('the leader writes its log in parallel with replicating it (thesis §10.2.1)', () => {
+  type Hand = { n: RawNode; log: MemoryLog };
+
+  /** Three RawNodes driven by hand: every message is routed by the test, every Ready persisted by it. */
+  function handCluster(): Map<number, Hand> {
+    const hands = new Map<number, Hand>();
+    for (const id of [1, 2, 3]) {
+      const log = new MemoryLog({ conf: { voters: [1, 2, 3], learners: [] } });
+      hands.set(id, { n: new RawNode({ ...DEFAULT_RAFT, id, rng: new Rng(id), log }), log });
+    }
+    return hands;
+  }
+
+  function persist(h: Hand, rd: Ready): void {
+    if (rd.entries.length > 0) h.log.append(rd.entries);
+    if (rd.hardState !== undefined) h.log.setHardState(rd.hardState);
+    h.n.advance(rd);
+  }
+
+  /** Runs every Ready (persist, then send everything) and delivers until quiet. */
+  function settle(hands: Map<number, Hand>): void {
+    for (let round = 0; round < 100; round++) {
+      const out: RaftMessage[] = [];
+      for (const h of hands.values()) {
+        if (!h.n.hasReady()) continue;
+        const rd = h.n.ready();
+        persist(h, rd);
+        out.push(...rd.earlyMessages, ...rd.messages);
+      }
+      if (out.length === 0) return;
+      for (const m of out) hands.get(m.to)?.n.step(m);
+    }
+    throw new Error('hand cluster did not settle');
+  }
+
+  function hand(hands: Map<number, Hand>, id: number): Hand {
+    const h = hands.get(id);
+    if (h === undefined) throw new Error(`no node ${id}`);
+    return h;
+  }
+
+  /** A follower takes one message, persists, and returns its answers (which must all wait for its write). */
+  function followerAnswers(h: Hand, m: RaftMessage): RaftMessage[] {
+    h.n.step(m);
+    const rd = h.n.ready();
+    expect(rd.earlyMessages).toEqual([]);
+    persist(h, rd);
+    return [...rd.messages];
+  }
+
+  function elected(): Map<number, Hand> {
+    const hands = handCluster();
+    hand(hands, 1).n.campaign();
+    settle(hands);
+    expect(hand(hands, 1).n.raft.role).toBe('Leader');
+    expect(hand(hands, 1).n.raft.log.committed).toBe(1);
+    return hands;
+  }
+
+  it('appends leave before the leader persists, and the leader counts itself only once durable', () => {
+    const hands = elected();
+    const leader = hand(hands, 1);
+    leader.n.propose(writeData(1, 0));
+    leader.n.propose(writeData(2, 0));
+    const rd = leader.n.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([2, 3]);
+    expect(rd.mustSync).toBe(true);
+    // Both proposals travel in one append per follower, sent before the leader's own write.
+    expect(rd.earlyMessages).toEqual([
+      expect.objectContaining({ type: 'AppendEntries', to: 2, entries: [expect.objectContaining({ index: 2 }), expect.objectContaining({ index: 3 })] }),
+      expect.objectContaining({ type: 'AppendEntries', to: 3, entries: [expect.objectContaining({ index: 2 }), expect.objectContaining({ index: 3 })] }),
+    ]);
+    expect(rd.messages.filter((m) => m.type === 'AppendEntries')).toEqual([]);
+    // Follower 2 acknowledges while the leader's write is still in flight:
+    // one durable copy of three is no quorum, the leader's own does not count yet.
+    const acks = followerAnswers(hand(hands, 2), rd.earlyMessages[0] as RaftMessage);
+    expect(acks).toEqual([expect.objectContaining({ type: 'AppendEntriesResponse', reject: false, index: 3 })]);
+    for (const m of acks) leader.n.step(m);
+    expect(leader.n.raft.log.committed).toBe(1);
+    // The leader's write completes: now two durable copies, and the new commit goes out at once.
+    persist(leader, rd);
+    expect(leader.n.raft.log.committed).toBe(3);
+    const next = leader.n.ready();
+    expect(next.committedEntries.map((e) => e.index)).toEqual([2, 3]);
+    expect(next.earlyMessages).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'AppendEntries', to: 2, commit: 3 }), expect.objectContaining({ type: 'AppendEntries', to: 3, commit: 3 })]),
+    );
+    persist(leader, next);
+  });
+
+  it('two followers durable commit without the leader, but nothing applies before the leader persists', () => {
+    const hands = elected();
+    const leader = hand(hands, 1);
+    leader.n.propose(writeData(1, 0));
+    const rd = leader.n.ready();
+    for (const m of rd.earlyMessages) for (const ack of followerAnswers(hand(hands, m.to), m)) leader.n.step(ack);
+    // A majority (the two followers) holds entry 2: it is committed...
+    expect(leader.n.raft.log.committed).toBe(2);
+    // ...but the next Ready, which applies it, exists only after the leader's write.
+    expect(() => leader.n.ready()).toThrow(/before advance/);
+    persist(leader, rd);
+    expect(leader.n.ready().committedEntries.map((e) => e.index)).toEqual([2]);
+  });
+
+  it('a single voter commits its entry only after persisting it', () => {
+    const log = new MemoryLog({ conf: { voters: [1], learners: [] } });
+    const n = new RawNode({ ...DEFAULT_RAFT, id: 1, rng: new Rng(1), log });
+    const h = { n, log };
+    n.campaign();
+    persist(h, n.ready());
+    while (n.hasReady()) persist(h, n.ready());
+    expect(n.raft.log.committed).toBe(1);
+    n.propose(writeData(9, 0));
+    const rd = n.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([2]);
+    expect(rd.committedEntries).toEqual([]);
+    expect(n.raft.log.committed).toBe(1);
+    persist(h, rd);
+    expect(n.raft.log.committed).toBe(2);
+    expect(n.ready().committedEntries.map((e) => e.index)).toEqual([2]);
+  });
+
+  it('a candidate sends nothing early: its vote requests wait for its term and vote to be durable', () => {
+    const hands = handCluster();
+    const c = hand(hands, 1);
+    c.n.campaign();
+    const rd = c.n.ready();
+    expect(rd.hardState).toEqual(expect.objectContaining({ term: 1, vote: 1 }));
+    expect(rd.earlyMessages).toEqual([]);
+    expect(rd.messages.filter((m) => m.type === 'RequestVote')).toHaveLength(2);
+  });
+
+  it('a new leader sends its first append only after its term is durable', () => {
+    const hands = handCluster();
+    const c = hand(hands, 1);
+    c.n.campaign();
+    const rd = c.n.ready();
+    persist(c, rd);
+    for (const m of rd.messages) for (const vote of followerAnswers(hand(hands, m.to), m)) c.n.step(vote);
+    expect(c.n.raft.role).toBe('Leader');
+    // Its term and vote were durable before the vote requests left, so its first appends may go early.
+    const first = c.n.ready();
+    expect(first.hardState).toBeUndefined(); // term and vote unchanged since the durable campaign Ready
+    expect(first.earlyMessages.filter((m) => m.type === 'AppendEntries')).toHaveLength(2);
   });
 });

@@ -42,13 +42,14 @@ describe('broken variants are caught', () => {
   }
 
   it('a failure report names the one command that replays it and shows the last events', () => {
-    const r = runSeed({ seed: 1, bugs: { grantVoteWithoutLogCheck: true }, profile: 'stale-candidates', params: SIM_PROFILES['stale-candidates'] ?? {} });
+    // Seed 4: a seed this bug fails on (which seeds do moves with any change to the core's message timing).
+    const r = runSeed({ seed: 4, bugs: { grantVoteWithoutLogCheck: true }, profile: 'stale-candidates', params: SIM_PROFILES['stale-candidates'] ?? {} });
     expect(r.ok).toBe(false);
     const text = formatFailure(r);
-    expect(text).toContain('replay: FJORD_SIM_SEED=1 npm run sim -w @fjord/raft -- --profile stale-candidates --bug grantVoteWithoutLogCheck');
+    expect(text).toContain('replay: FJORD_SIM_SEED=4 npm run sim -w @fjord/raft -- --profile stale-candidates --bug grantVoteWithoutLogCheck');
     expect(text.split('\n').filter((l) => /^ {2}t= *\d+ n\d/.test(l)).length).toBeGreaterThan(20);
     // Replaying gives the same violation.
-    expect(runSeed({ seed: 1, bugs: { grantVoteWithoutLogCheck: true }, params: SIM_PROFILES['stale-candidates'] ?? {} }).violation).toBe(r.violation);
+    expect(runSeed({ seed: 4, bugs: { grantVoteWithoutLogCheck: true }, params: SIM_PROFILES['stale-candidates'] ?? {} }).violation).toBe(r.violation);
   });
 
   it('the same fault profiles without bugs are clean (no false alarms)', () => {

@@ -140,6 +140,18 @@ export class RaftLog {
     this.unstable.stableSnapTo(index);
   }
 
+  /**
+   * The last index the shell has made durable (and that still matches this
+   * log): the leader counts itself toward the commit quorum only up to here
+   * (thesis §10.2.1: it may send entries before they are durable on its own
+   * disk, but must not count an entry it could still lose). 0 while a
+   * snapshot is being installed.
+   */
+  durableLastIndex(): number {
+    if (this.unstable.snapshot !== undefined) return 0;
+    return this.unstable.entries.length > 0 ? this.unstable.offset - 1 : this.lastIndex();
+  }
+
   unstableEntries(): Entry[] {
     return this.unstable.entries.length === 0 ? [] : this.unstable.entries.slice();
   }

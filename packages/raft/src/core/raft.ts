@@ -72,6 +72,13 @@ export class Raft {
   private readonly readOnly: ReadOnly;
   /** ReadIndex requests waiting for the leader's first commit in its term (thesis §6.4 step 1). */
   private pendingReads: string[] = [];
+  /**
+   * Proposals appended since the last Ready that no append message carries
+   * yet: RawNode.ready() sends them in one message per follower
+   * (flushAppends), so N proposals between two Readys cost one message and
+   * one acknowledgement per follower instead of N.
+   */
+  appendsPending = false;
 
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
@@ -239,6 +246,7 @@ export class Raft {
     this.votes.clear();
     this.readOnly.reset();
     this.pendingReads = [];
+    this.appendsPending = false;
     this.uncommittedBytes = 0;
     const last = this.log.lastIndex();
     for (const [id, pr] of this.progress) {
@@ -246,7 +254,7 @@ export class Raft {
       pr.match = 0;
       pr.next = last + 1;
       pr.recentActive = true;
-      if (id === this.id) pr.match = last;
+      if (id === this.id) pr.match = this.log.durableLastIndex();
     }
   }
 
@@ -720,11 +728,23 @@ export class Raft {
     const first = this.log.lastIndex() + 1;
     this.log.append(stamped);
     this.onLogAppended(first, stamped);
-    const self = this.progress.get(this.id);
-    if (self !== undefined) self.maybeUpdate(this.log.lastIndex());
-    // A single-voter cluster commits on its own.
-    this.maybeCommit();
+    // The leader's own progress moves only once these entries are durable
+    // (onPersisted): they go to the followers before that (RawNode's
+    // earlyMessages), so a quorum never counts an entry the leader may lose.
     return { index: first, term: this.term };
+  }
+
+  /**
+   * RawNode.advance: the shell made the Ready's entries durable. The leader
+   * now counts its own copy toward the commit quorum (thesis §10.2.1), and a
+   * commit that moves is sent at once (an empty append carries it), so
+   * followers apply (and serve watchers) without waiting for a heartbeat.
+   */
+  onPersisted(): void {
+    if (this.role !== 'Leader') return;
+    const self = this.progress.get(this.id);
+    if (self === undefined || !self.maybeUpdate(this.log.durableLastIndex())) return;
+    if (this.maybeCommit() && this.role === 'Leader') this.bcastAppend();
   }
 
   // -------------------------------------------------------------------------
@@ -754,7 +774,7 @@ export class Raft {
       const pr = this.progress.get(id);
       if (pr === undefined) {
         const p = new Progress({ next: last + 1, isLearner, maxInflightMsgs: this.maxInflightMsgs, maxInflightBytes: this.maxInflightBytes });
-        if (id === this.id) p.match = last;
+        if (id === this.id) p.match = this.log.durableLastIndex();
         this.progress.set(id, p);
       } else {
         pr.isLearner = isLearner;
@@ -814,8 +834,23 @@ export class Raft {
     }
     this.uncommittedBytes += bytes;
     const accepted = this.appendLocal(ents);
-    this.bcastAppend();
+    this.appendsPending = true;
     return accepted;
+  }
+
+  /** RawNode.ready(): one append per follower for every proposal since the last Ready (fills the window). */
+  flushAppends(): void {
+    if (!this.appendsPending) return;
+    this.appendsPending = false;
+    if (this.role !== 'Leader') return;
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      // A follower not yet replicating (a new member, or one being probed) gets a probe even with nothing new for it.
+      if (!this.sendAppend(id, pr.state !== 'Replicate')) continue;
+      while (this.sendAppend(id, false)) {
+        // keep sending while the window has room and entries remain
+      }
+    }
   }
 
   proposeConfChange(change: ConfChange): ProposalAccepted {
@@ -834,7 +869,7 @@ export class Raft {
     if (typeof next === 'string') throw new FjordError('INVALID_REQUEST', next);
     this.logger.info('raft: proposing configuration change', { id: this.id, change: `${change.type} ${change.nodeId}`, conf: confToString(next) });
     const accepted = this.appendLocal([{ type: 'ConfChange', index: 0, term: 0, change, conf: next }]);
-    this.bcastAppend();
+    this.appendsPending = true;
     return accepted;
   }
 

@@ -1,9 +1,10 @@
 /**
  * A cluster of RawNodes wired to the simulated network, each with a MemoryLog
  * as its disk and a tiny state machine (the sequence of write ids it applied).
- * It runs the shell loop exactly as the contract on Ready says (persist, send,
- * apply, advance), with an optional persistence delay so that a crash can
- * lose a Ready that was not yet durable. Used by the simulator, the transcript
+ * It runs the shell loop exactly as the contract on Ready says (send the
+ * early messages, persist, send, apply, advance), with an optional
+ * persistence delay so that a crash can lose a Ready that was not yet durable
+ * after its early messages left. Used by the simulator, the transcript
  * tests, unit tests and the benchmark.
  */
 import { assert, isFjordError, Rng } from '@fjord/protocol';
@@ -201,6 +202,8 @@ export class SimCluster {
     const rd = n.raw.ready();
     const delay = this.persistDelayMaxTicks > 0 && (rd.mustSync || rd.snapshot !== undefined) ? this.rng.int(this.persistDelayMaxTicks + 1) : 0;
     n.pending = { rd, doneAt: this.now + delay };
+    // The leader's appends leave before its own write (a crash during the persist delay loses that write, not these).
+    for (const m of rd.earlyMessages) this.net.send(m, this.now);
     return true;
   }
 
