@@ -35,6 +35,12 @@ const FAILOVER_INTERVAL_MS = 10;
 const DEBUG_FAILOVER = process.env['BENCH_DEBUG_FAILOVER'] === '1';
 /** BENCH_ONLY_FAILOVER=1 runs only the two failover measurements (diagnosis). */
 const ONLY_FAILOVER = process.env['BENCH_ONLY_FAILOVER'] === '1';
+/** BENCH_ONLY=fjord|etcd runs one system (diagnosis); the issue's figures come from both. */
+const ONLY = process.env['BENCH_ONLY'] ?? '';
+/** BENCH_SKIP_FAILOVER=1 skips the two failover measurements (profiling: kill -9 loses a CPU profile). */
+const SKIP_FAILOVER = process.env['BENCH_SKIP_FAILOVER'] === '1';
+/** BENCH_NODE_ARGS: extra node flags for Fjord nodes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_ARGS = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 const VALUE = 'v'.repeat(100);
 
 const children = new Set<ChildProcess>();
@@ -143,7 +149,7 @@ class FjordSystem implements System {
 
   private async spawnNode(id: number): Promise<void> {
     const logFile = DEBUG_FAILOVER ? openSync(join(tmpdir(), `fjord-bench-n${id}.log`), 'a') : 'ignore';
-    const child = spawn(process.execPath, [FJORD_BIN, 'coordinator', '--id', String(id), '--peers', this.peers(), '--data-dir', join(this.dir, `n${id}`), '--log-level', DEBUG_FAILOVER ? 'info' : 'warn'], {
+    const child = spawn(process.execPath, [...NODE_ARGS, FJORD_BIN, 'coordinator', '--id', String(id), '--peers', this.peers(), '--data-dir', join(this.dir, `n${id}`), '--log-level', DEBUG_FAILOVER ? 'info' : 'warn'], {
       detached: true,
       stdio: ['ignore', logFile, 'inherit'],
     });
@@ -232,6 +238,14 @@ class FjordSystem implements System {
 
   async close(): Promise<void> {
     for (const c of this.clients.values()) c.close();
+    if (NODE_ARGS.length > 0) {
+      // Profiling: a clean SIGTERM lets each node write its profile before the kill below.
+      for (const p of this.procs.values()) {
+        killGroup(p, 'SIGCONT');
+        killGroup(p, 'SIGTERM');
+      }
+      await Promise.all([...this.procs.values()].map((p) => (p.exitCode === null && p.signalCode === null ? Promise.race([new Promise((r) => p.once('exit', r)), sleep(5_000)]) : Promise.resolve())));
+    }
     for (const p of this.procs.values()) {
       killGroup(p, 'SIGCONT');
       killGroup(p, 'SIGKILL');
@@ -503,6 +517,9 @@ async function measure(sys: System): Promise<Figures> {
   out(`${sys.name}: ${CONCURRENCY} in flight ${Math.round(conc)} writes/s`);
   const watch = ONLY_FAILOVER ? { p50: Number.NaN, p99: Number.NaN } : await watchLatency(sys);
   out(`${sys.name}: watch notify p50 ${round(watch.p50)} ms, p99 ${round(watch.p99)} ms`);
+  if (SKIP_FAILOVER) {
+    return { seqP50Ms: round(seq.p50), seqP99Ms: round(seq.p99), concWritesPerSec: Math.round(conc), failoverKillMs: Number.NaN, failoverStopMs: Number.NaN, watchP50Ms: round(watch.p50), watchP99Ms: round(watch.p99) };
+  }
   const killMs = await failover(
     sys,
     (l) => sys.kill(l),
@@ -539,16 +556,20 @@ function ensureEtcd(): string | null {
   return null;
 }
 
+const SKIPPED: Figures = { seqP50Ms: Number.NaN, seqP99Ms: Number.NaN, concWritesPerSec: Number.NaN, failoverKillMs: Number.NaN, failoverStopMs: Number.NaN, watchP50Ms: Number.NaN, watchP99Ms: Number.NaN };
+
 async function main(): Promise<void> {
-  const fjordSys = await FjordSystem.start();
-  let fjord: Figures;
-  try {
-    fjord = await measure(fjordSys);
-  } finally {
-    await fjordSys.close();
+  let fjord: Figures = SKIPPED;
+  if (ONLY !== 'etcd') {
+    const fjordSys = await FjordSystem.start();
+    try {
+      fjord = await measure(fjordSys);
+    } finally {
+      await fjordSys.close();
+    }
   }
   let etcd: (Figures & { version?: string }) | { note: string; seqP50Ms: null; seqP99Ms: null; concWritesPerSec: null; failoverKillMs: null; failoverStopMs: null; watchP50Ms: null; watchP99Ms: null };
-  const missing = ensureEtcd();
+  const missing = ONLY === 'fjord' ? 'skipped (BENCH_ONLY=fjord)' : ensureEtcd();
   if (missing !== null) {
     etcd = { note: missing, seqP50Ms: null, seqP99Ms: null, concWritesPerSec: null, failoverKillMs: null, failoverStopMs: null, watchP50Ms: null, watchP99Ms: null };
   } else {
