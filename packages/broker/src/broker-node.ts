@@ -5,6 +5,7 @@
  * leave through the `isrChannel`, topic admin and producer ids through the
  * `controlPlane`.
  */
+import type { Server as NetServer, Socket } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FjordError, formatAddress, grpcChannelOptions, loadFjordGrpc, parseAddress } from '@fjord/protocol';
@@ -13,6 +14,24 @@ import { createBrokerService, type ControlPlane } from './broker-service.js';
 import type { BrokerConfig } from './config.js';
 import type { MetadataImage } from './metadata-image.js';
 import { ReplicaManager, type IsrChannel } from './replica-manager.js';
+
+/**
+ * grpc-js sets TCP_NODELAY on client sockets but not on the ones its HTTP/2
+ * server accepts, so small server writes (produce answers, replica fetch
+ * responses on the acks=all path) can wait for the peer's delayed ACK. As in
+ * coordinator-node.ts: reach the server's HTTP/2 listeners (a private field)
+ * and set it on each accepted socket; if grpc-js changes, log and do nothing.
+ */
+function disableNagle(server: Server, log: Logger): void {
+  const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(listeners instanceof Map)) {
+    log.warn('cannot set TCP_NODELAY on server sockets (grpc-js internals changed)');
+    return;
+  }
+  for (const http2Server of listeners.keys() as IterableIterator<NetServer>) {
+    http2Server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+  }
+}
 
 export interface BrokerNodeOptions {
   config: BrokerConfig;
@@ -93,6 +112,7 @@ export class BrokerNode {
         else resolve(port);
       });
     });
+    disableNagle(this.server, this.logger);
     this.replicaManager.start();
     this.state = 'running';
     this.logger.info({ brokerId: this.id, listen: this.options.config.listen, port: this.boundPort }, 'broker listening');
