@@ -67,7 +67,8 @@ afterAll(async () => {
 
 describe('broker registration with an id whose session is alive (real processes)', () => {
   it('refuses a new incarnation while the old one heartbeats, changing nothing, and admits it once the session expired', async () => {
-    const first = await client.call<{ brokerEpoch: string }>('RegisterBroker', registration(1, 'incarnation-a'));
+    // Registrations of one incarnation are idempotent, so they retry retriable errors (a leader change under load).
+    const first = await writeWithRetry(() => client.call<{ brokerEpoch: string }>('RegisterBroker', registration(1, 'incarnation-a')));
     let heartbeats = 0;
     let beating = true;
     const beat = (async () => {
@@ -91,7 +92,7 @@ describe('broker registration with an id whose session is alive (real processes)
       });
       expect((await failure(client.call('RegisterBroker', registration(1, 'incarnation-b')))).code).toBe('DUPLICATE_BROKER_REGISTRATION');
       // The same incarnation retrying is idempotent.
-      const retried = await client.call<{ brokerEpoch: string }>('RegisterBroker', registration(1, 'incarnation-a'));
+      const retried = await writeWithRetry(() => client.call<{ brokerEpoch: string }>('RegisterBroker', registration(1, 'incarnation-a')));
       expect(retried.brokerEpoch).toBe(first.brokerEpoch);
       const after = await metadata();
       expect(after.metadataVersion).toBe(before.metadataVersion);
