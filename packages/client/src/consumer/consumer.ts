@@ -98,19 +98,35 @@ export class Consumer {
     this.stopped = true;
   }
 
+  /**
+   * Rounds of batches. One round is fetched ahead while the caller handles
+   * the current one (bounded: one round, fetchMaxBytes per broker), so the
+   * network and the broker work while the caller does. A round moves the
+   * positions only when it is handed over: a round fetched ahead and dropped
+   * (stop, an error, the caller leaving the loop) moves nothing.
+   */
   async *batches(): AsyncGenerator<ConsumedBatch> {
     this.stopped = false;
+    let ahead: Promise<Round> | null = null;
     while (!this.stopped) {
-      let round: ConsumedBatch[];
+      let round: Round;
       try {
-        round = await this.poll();
+        round = await (ahead ?? this.pollRound());
       } catch (e) {
+        ahead = null;
         if (!(e instanceof FjordError) || !e.retriable) throw e;
         await this.metadata.refresh().catch(() => undefined);
         await new Promise<void>((resolve) => setTimeout(resolve, this.opts.retryBackoffMs));
         continue;
       }
-      for (const b of round) {
+      ahead = null;
+      round.apply();
+      if (round.stale) await this.metadata.refresh().catch(() => undefined);
+      if (this.stopped) return;
+      ahead = this.pollRound();
+      // Observed here so a round dropped unawaited is no unhandled rejection; awaited above otherwise.
+      ahead.catch(() => undefined);
+      for (const b of round.batches) {
         if (this.stopped) return;
         yield b;
       }
@@ -155,8 +171,16 @@ export class Consumer {
     return { address, epoch: info.leaderEpoch, leaderId: info.leaderId };
   }
 
-  /** One round: one Fetch per leader broker, in parallel. */
+  /** One round: one Fetch per leader broker, in parallel; positions move past what it returns. */
   async poll(): Promise<ConsumedBatch[]> {
+    const round = await this.pollRound();
+    round.apply();
+    if (round.stale) await this.metadata.refresh().catch(() => undefined);
+    return round.batches;
+  }
+
+  /** A round whose position changes wait in `apply`, so a round fetched ahead can be dropped. */
+  private async pollRound(): Promise<Round> {
     await this.resolvePending();
     const byLeader = new Map<string, { pos: Position; epoch: number }[]>();
     for (const pos of this.positions.values()) {
@@ -166,14 +190,30 @@ export class Consumer {
       list.push({ pos, epoch: leader.epoch });
     }
     const rounds = await Promise.all([...byLeader].map(([address, parts]) => this.fetchFrom(address, parts)));
-    return rounds.flat();
+    const batches: ConsumedBatch[] = [];
+    const moves: (() => void)[] = [];
+    let stale = false;
+    for (const r of rounds) {
+      for (const b of r.batches) batches.push(b);
+      for (const m of r.moves) moves.push(m);
+      stale ||= r.stale;
+    }
+    return {
+      batches,
+      stale,
+      apply: () => {
+        for (const m of moves) m();
+      },
+    };
   }
 
-  private async fetchFrom(address: string, parts: { pos: Position; epoch: number }[]): Promise<ConsumedBatch[]> {
+  private async fetchFrom(address: string, parts: { pos: Position; epoch: number }[]): Promise<{ batches: ConsumedBatch[]; moves: (() => void)[]; stale: boolean }> {
     const topics = new Map<string, unknown[]>();
+    const fetchOffsets = new Map<Position, number>();
     for (const { pos, epoch } of parts) {
       const list = topics.get(pos.topic) ?? [];
       topics.set(pos.topic, list);
+      fetchOffsets.set(pos, pos.offset);
       list.push({ partition: pos.partition, fetchOffset: pos.offset, partitionMaxBytes: this.opts.partitionMaxBytes, currentLeaderEpoch: epoch });
     }
     let res: { topics: { name: string; partitions: { partition: number; errorCode: string; errorMessage: string; highWatermark: string; records: Buffer }[] }[] };
@@ -189,36 +229,49 @@ export class Consumer {
       throw e;
     }
     const out: ConsumedBatch[] = [];
+    const moves: (() => void)[] = [];
     let stale = false;
     for (const t of res.topics) {
       for (const p of t.partitions) {
         const pos = this.positions.get(`${t.name}\u0000${p.partition}`);
         if (pos === undefined) continue;
+        const from = fetchOffsets.get(pos);
+        if (from === undefined) continue;
         const err = errorFromFields(p);
         if (err !== null) {
-          if (err.code === 'OFFSET_OUT_OF_RANGE') pos.pending = this.opts.autoOffsetReset;
+          if (err.code === 'OFFSET_OUT_OF_RANGE') moves.push(() => {
+            if (pos.offset === from) pos.pending = this.opts.autoOffsetReset;
+          });
           else if (err.retriable) stale = true;
           else throw err;
           continue;
         }
         if (p.records.length === 0) continue;
         const messages: ConsumedMessage[] = [];
+        let next = from;
         for (const b of await decodeRecordBatches(p.records)) {
-          const next = b.header.baseOffset + b.header.lastOffsetDelta + 1;
+          const end = b.header.baseOffset + b.header.lastOffsetDelta + 1;
           if (!b.isControl) {
             for (const r of b.records) {
-              if (r.offset < pos.offset) continue;
+              if (r.offset < next) continue;
               messages.push({ topic: t.name, partition: p.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers as { key: string; value: Buffer | null }[] });
             }
           }
-          if (next > pos.offset) pos.offset = next;
+          if (end > next) next = end;
         }
+        // Applied when the round is handed over, and only if nothing moved the position meanwhile (assign, seek).
+        moves.push(() => {
+          if (pos.offset === from && pos.pending === null) pos.offset = next;
+        });
         out.push({ topic: t.name, partition: p.partition, highWatermark: wireToSafeInteger(p.highWatermark, 'highWatermark'), messages });
       }
     }
-    if (stale) await this.metadata.refresh().catch(() => undefined);
-    return out;
+    return { batches: out, moves, stale };
   }
 }
 
-
+interface Round {
+  batches: ConsumedBatch[];
+  stale: boolean;
+  apply: () => void;
+}
