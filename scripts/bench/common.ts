@@ -16,6 +16,8 @@ export const KNOBS = {
   /** Records of the R3 publish-throughput run; the consume run reads 1,000,000 of them back. */
   records: knob('BENCH_RECORDS', 1_000_000),
   recordBytes: 100,
+  /** A publish run stops issuing records after this long (a slow system publishes fewer; the rate is what counts). */
+  publishMaxSeconds: knob('BENCH_PUBLISH_MAX_SECONDS', 20),
   latencyRatePerSec: knob('BENCH_LATENCY_RATE', 5_000),
   latencySeconds: knob('BENCH_LATENCY_SECONDS', 10),
   singleNodeRecords: knob('BENCH_SINGLE_RECORDS', 500_000),

@@ -8,10 +8,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FjordClient, type Producer } from '@fjord/client';
 import { ChildGroup, freePorts, makeTempDir, type ManagedChild, type TempDir } from '@fjord/testkit';
-import { KNOBS, payloadFor, until } from './common.js';
+import { KNOBS, nowMs, payloadFor, until } from './common.js';
 import type { OnePublisher, SystemUnderTest } from './system.js';
 
 const FJORD_BIN = fileURLToPath(new URL('../../packages/cli/bin/fjord.js', import.meta.url));
+/** BENCH_PROFILE_DIR=dir: brokers (and fjord dev) run under --cpu-prof and stop with SIGTERM so the profile is written. */
+const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
+const PROFILE_ARGS = PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
 
 /** Session and election timings of the failover tests (test/broker/cluster.test.ts), reported with the figures. */
 export const FJORD_COORDINATOR_ARGS = [
@@ -66,6 +69,7 @@ export class FjordSystem implements SystemUnderTest {
           name: `fjord-broker-${id}`,
           command: process.execPath,
           args: [
+            ...PROFILE_ARGS,
             FJORD_BIN,
             'broker',
             '--id',
@@ -96,7 +100,7 @@ export class FjordSystem implements SystemUnderTest {
     const child = sys.group.start({
       name: 'fjord-dev',
       command: process.execPath,
-      args: [FJORD_BIN, 'dev', '--data-dir', join(sys.dir.path, 'data'), '--port', String(port), '--coordinator-port', String(coordinatorPort)],
+      args: [...PROFILE_ARGS, FJORD_BIN, 'dev', '--data-dir', join(sys.dir.path, 'data'), '--port', String(port), '--coordinator-port', String(coordinatorPort)],
     });
     sys.brokers.set(1, child);
     await child.waitForOutput(/broker listening on/, { timeoutMs: 30_000 });
@@ -122,12 +126,13 @@ export class FjordSystem implements SystemUnderTest {
     });
   }
 
-  async publishBurst(log: string, count: number): Promise<void> {
+  async publishBurst(log: string, count: number, deadlineMs: number): Promise<number> {
     const producer = this.sdk.producer({ lingerMs: 5 });
     this.producers.push(producer);
     const value = payloadFor(0);
     const outstanding: Promise<unknown>[] = [];
-    for (let sent = 0; sent < count; ) {
+    let sent = 0;
+    while (sent < count && nowMs() < deadlineMs) {
       const n = Math.min(BURST_CHUNK, count - sent);
       const messages = new Array<{ value: Buffer }>(n);
       for (let i = 0; i < n; i++) messages[i] = { value };
@@ -136,6 +141,7 @@ export class FjordSystem implements SystemUnderTest {
       if (outstanding.length >= BURST_OUTSTANDING) await outstanding.shift();
     }
     await Promise.all(outstanding);
+    return sent;
   }
 
   async publisher(log: string, options: { retrying: boolean }): Promise<OnePublisher> {
@@ -193,6 +199,11 @@ export class FjordSystem implements SystemUnderTest {
   async close(): Promise<void> {
     await Promise.allSettled(this.producers.map((p) => p.close()));
     await this.client?.close();
+    if (PROFILE_DIR !== undefined) {
+      const alive = [...this.brokers.values()].filter((b) => b.running);
+      for (const b of alive) b.signal('SIGTERM');
+      await Promise.race([Promise.all(alive.map((b) => b.exited)), new Promise((r) => setTimeout(r, 10_000))]);
+    }
     await this.group.killAll();
     this.dir.remove();
   }

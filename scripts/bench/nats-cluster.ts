@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { ChildGroup, freePorts, makeTempDir, type ManagedChild, type TempDir } from '@fjord/testkit';
-import { KNOBS, out, payloadFor, sleep, until } from './common.js';
+import { KNOBS, nowMs, out, payloadFor, sleep, until } from './common.js';
 import type { OnePublisher, SystemUnderTest } from './system.js';
 
 const PUBLISH_TIMEOUT_MS = 2_000;
@@ -108,7 +108,7 @@ export class NatsSystem implements SystemUnderTest {
     await this.manager.streams.purge(log);
   }
 
-  async publishBurst(log: string, count: number): Promise<void> {
+  async publishBurst(log: string, count: number, deadlineMs: number): Promise<number> {
     const js = this.client;
     const value = payloadFor(0);
     const window = KNOBS.natsWindow;
@@ -121,7 +121,8 @@ export class NatsSystem implements SystemUnderTest {
       wake = null;
       w?.();
     };
-    for (let i = 0; i < count; i++) {
+    let sent = 0;
+    for (; sent < count && (sent % 1024 !== 0 || nowMs() < deadlineMs); sent++) {
       while (inflight >= window) await new Promise<void>((resolve) => (wake = resolve));
       if (failed !== null) throw failed as Error;
       inflight++;
@@ -132,6 +133,7 @@ export class NatsSystem implements SystemUnderTest {
     }
     while (inflight > 0) await new Promise<void>((resolve) => (wake = resolve));
     if (failed !== null) throw failed as Error;
+    return sent;
   }
 
   async publisher(log: string, options: { retrying: boolean }): Promise<OnePublisher> {

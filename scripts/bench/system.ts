@@ -16,8 +16,12 @@ export interface SystemUnderTest {
   readonly name: 'fjord' | 'nats';
   /** A fresh log (Fjord topic, NATS stream) with `replicas` copies, ready to take writes. */
   createLog(log: string, replicas: number): Promise<void>;
-  /** The best client setup's maximum-rate publish of `count` 100-byte records; resolves when all are acknowledged. */
-  publishBurst(log: string, count: number): Promise<void>;
+  /**
+   * The best client setup's maximum-rate publish of up to `count` 100-byte
+   * records, issuing none after `deadlineMs` (performance.now() time);
+   * resolves with how many were published once all are acknowledged.
+   */
+  publishBurst(log: string, count: number, deadlineMs: number): Promise<number>;
   /** A per-record publisher; `retrying`: retry through failures (failover run). */
   publisher(log: string, options: { retrying: boolean }): Promise<OnePublisher>;
   /** Reads `count` records from the start of the log (the consume figure). */
