@@ -1,7 +1,7 @@
 /**
  * Goal: `fjord coordinator` takes its configuration from the coordinator's
  * table (flags, FJORD_COORDINATOR_* env, --config file) and refuses bad
- * configuration with exit code 1 and `error INVALID_CONFIG: ...` before it
+ * configuration with exit code 1 and `error: INVALID_CONFIG: ...` before it
  * opens anything.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ describe('fjord coordinator configuration', () => {
   it('refuses an id that is not in peers, bad values and unknown file keys with INVALID_CONFIG', async () => {
     const notInPeers = await run(['coordinator', '--id', '9', '--peers', '1=127.0.0.1:7001', '--data-dir', join(dir, 'a')]);
     expect(notInPeers.code).toBe(1);
-    expect(notInPeers.err).toMatch(/error INVALID_CONFIG: .*id 9 is not in peers/);
+    expect(notInPeers.err).toMatch(/error: INVALID_CONFIG: .*id 9 is not in peers/);
 
     const badTicks = await run(['coordinator', '--id', '1', '--peers', '1=127.0.0.1:7001', '--data-dir', join(dir, 'b'), '--heartbeat-ticks', '50']);
     expect(badTicks.code).toBe(1);
