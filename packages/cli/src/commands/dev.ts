@@ -6,8 +6,26 @@
 import { join } from 'node:path';
 import { loadBrokerConfig, startBrokerRuntime } from '@fjord/broker';
 import { CoordinatorNode, loadConfig } from '@fjord/coordinator';
+import { FjordError } from '@fjord/protocol';
 import type { FjordCommand } from '../command.js';
 import { createRootLogger } from '../logger.js';
+
+/** How long the one-node coordinator may take to elect itself (an election timeout or two; generous for a loaded laptop). */
+const LEADERSHIP_WAIT_MS = 30_000;
+
+/**
+ * The broker registers with the coordinator as it starts; before the single
+ * coordinator node has elected itself that fails (RAFT_NOT_LEADER) and is
+ * retried, logging a warning with a stack a new user would take for a fault.
+ * Waiting for leadership first keeps the first screen clean.
+ */
+async function waitForLeadership(coordinator: CoordinatorNode, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!coordinator.raftNode.isLeader) {
+    if (Date.now() >= deadline) throw new FjordError('COORDINATOR_NOT_AVAILABLE', `the coordinator elected no leader within ${timeoutMs} ms`);
+    await new Promise<void>((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 export const devCommand: FjordCommand = {
   command: 'dev',
@@ -46,6 +64,7 @@ export const devCommand: FjordCommand = {
       },
     });
     await coordinator.start();
+    await waitForLeadership(coordinator, LEADERSHIP_WAIT_MS);
     const broker = await startBrokerRuntime({ config: brokerConfig, logger: logger.child({ node: 'broker-1' }) });
     io.out(`fjord dev: broker listening on ${host}:${port} (bootstrap address), coordinator on ${host}:${coordinatorPort}, data in ${dataDir}\n`);
     await new Promise<void>((resolve) => {
