@@ -8,7 +8,7 @@
  * batches are appended as they are. One request is in flight at a time (the
  * leader's long poll keeps latency low), so the in-flight window is 1.
  */
-import { credentials, type ClientDuplexStream, type Client } from '@grpc/grpc-js';
+import { credentials, type ClientDuplexStream, type ClientUnaryCall, type Client } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FjordError, errorFromFields, fromServiceError, grpcChannelOptions, isFjordError, loadFjordGrpc, wireToSafeInteger } from '@fjord/protocol';
 import type { EpochEntry } from '@fjord/storage';
@@ -39,6 +39,9 @@ export interface FollowerFetcherOptions {
   maxTruncationRounds?: number;
 }
 
+/** How long an OffsetForLeaderEpoch call may take beyond the fetch long-poll wait before it fails (and is retried after a backoff). */
+const EPOCH_REQUEST_TIMEOUT_MS = 5_000;
+
 interface Followed {
   topic: string;
   partition: number;
@@ -55,7 +58,7 @@ interface WireEpochResponse {
   partitions: { topic: string; partition: number; errorCode: string; errorMessage: string; leaderEpoch: number; endOffset: string }[];
 }
 
-type UnaryFn<Req, Res> = (req: Req, cb: (err: Error | null, res?: Res) => void) => void;
+type UnaryFn<Req, Res> = (req: Req, options: { deadline: number }, cb: (err: Error | null, res?: Res) => void) => ClientUnaryCall;
 
 interface BrokerClient extends Client {
   replicaFetch(): ClientDuplexStream<unknown, WireFetchResponse>;
@@ -73,6 +76,7 @@ export class FollowerFetcher {
   private correlationId = 0;
   private running: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  private epochCall: ClientUnaryCall | null = null;
   private closed = false;
 
   constructor(private readonly options: FollowerFetcherOptions) {
@@ -122,6 +126,12 @@ export class FollowerFetcher {
   }
 
   private connect(): BrokerClient {
+    // A closed fetcher must not open a connection: close() has already cut
+    // the old one, and a new channel or stream nobody closes keeps the
+    // process alive after shutdown (the SIGTERM hang: a partition that had
+    // just become a follower finished its OffsetForLeaderEpoch round after
+    // close() and opened a fresh ReplicaFetch stream).
+    if (this.closed) throw new FjordError('NETWORK_EXCEPTION', `the fetcher for leader ${this.leaderId} is closed`);
     if (this.client === null) {
       const ctor = loadFjordGrpc().broker;
       this.client = new ctor(`${this.endpoint.host}:${this.endpoint.port}`, credentials.createInsecure(), grpcChannelOptions(this.options.maxMessageBytes)) as unknown as BrokerClient;
@@ -132,6 +142,9 @@ export class FollowerFetcher {
   private resetConnection(): void {
     this.pending?.reject(new FjordError('NETWORK_EXCEPTION', 'replica fetch stream reset'));
     this.pending = null;
+    // grpc-js lets calls started on a channel outlive its close(): cancel them.
+    this.epochCall?.cancel();
+    this.epochCall = null;
     this.stream?.cancel();
     this.stream = null;
     this.client?.close();
@@ -167,6 +180,7 @@ export class FollowerFetcher {
   }
 
   private async sleep(ms: number): Promise<void> {
+    if (this.closed) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.wake = null;
@@ -184,6 +198,7 @@ export class FollowerFetcher {
     while (!this.closed && this.partitions.size > 0) {
       try {
         await this.truncatePending();
+        if (this.closed) return;
         const fetching = [...this.partitions.values()].filter((p) => p.state === 'fetching');
         if (fetching.length === 0) {
           await this.sleep(this.options.backoffMs);
@@ -216,6 +231,7 @@ export class FollowerFetcher {
         }
         if (round >= maxRounds) throw new FjordError('UNKNOWN_SERVER_ERROR', `truncation of ${p.topic}-${p.partition} did not converge in ${maxRounds} rounds`);
         const answer = await this.askEpochEnd(p, local.latestEpoch);
+        if (this.closed) return;
         if (this.partitions.get(partitionKey(p.topic, p.partition)) !== p) break;
         const decision = decideTruncation({ localEpochs: local.epochEntries, localLeo: local.leo, leaderEpochEnd: answer });
         if (decision.truncateTo < local.leo) this.options.target.truncate(p.topic, p.partition, p.leaderEpoch, decision.truncateTo);
@@ -230,9 +246,13 @@ export class FollowerFetcher {
   private askEpochEnd(p: Followed, epoch: number): Promise<{ epoch: number; endOffset: number }> {
     const client = this.connect();
     return new Promise((resolve, reject) => {
-      client.offsetForLeaderEpoch(
+      // Bounded like a fetch round: a leader that stopped answering must not park the loop.
+      const deadline = Date.now() + this.options.maxWaitMs + EPOCH_REQUEST_TIMEOUT_MS;
+      const call = client.offsetForLeaderEpoch(
         { replicaId: this.options.brokerId, partitions: [{ topic: p.topic, partition: p.partition, currentLeaderEpoch: p.leaderEpoch, leaderEpoch: epoch }] },
+        { deadline },
         (err, res) => {
+          if (this.epochCall === call) this.epochCall = null;
           if (err !== null || res === undefined) {
             reject(fromServiceError(err));
             return;
@@ -254,6 +274,7 @@ export class FollowerFetcher {
           }
         },
       );
+      this.epochCall = call;
     });
   }
 
@@ -267,7 +288,7 @@ export class FollowerFetcher {
       }
       requestParts.push({ topic: p.topic, partition: p.partition, fetchOffset: local.leo, currentLeaderEpoch: p.leaderEpoch, partitionMaxBytes: this.options.partitionMaxBytes });
     }
-    if (requestParts.length === 0) return;
+    if (requestParts.length === 0 || this.closed) return;
     const stream = this.openStream();
     const correlationId = ++this.correlationId;
     const response = new Promise<WireFetchResponse>((resolve, reject) => {
