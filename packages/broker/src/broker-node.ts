@@ -123,18 +123,39 @@ export class BrokerNode {
     this.replicaManager.applyMetadata(image);
   }
 
-  /** Stops serving and closes every log (clean shutdown). */
-  async close(): Promise<void> {
-    if (this.state === 'closed') return;
+  /**
+   * Stops serving and closes every log (clean shutdown). Bounded by
+   * `timeoutMs`: past it the server is cut and close resolves false, logging
+   * what it was still waiting for (logs left open are recovered at the next
+   * start, as after a crash). Resolves true when everything closed in time.
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<boolean> {
+    if (this.state === 'closed') return true;
     this.state = 'closed';
+    const timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
+    const startedMs = Date.now();
     // Stop accepting calls; closing the replica manager ends long polls and
-    // fails waiting produces; then cut whatever is still open.
+    // fails waiting produces; then cut whatever is still open. Long-lived
+    // streams (followers' ReplicaFetch, a consumer's long poll) keep
+    // tryShutdown waiting, hence the drain bound and forceShutdown.
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
-    await this.replicaManager.close();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_DRAIN_MS)))]);
-    clearTimeout(timer);
+    const replicasClosed = await within(this.replicaManager.close().then(() => true), timeoutMs);
+    if (!replicasClosed) this.logger.error({ brokerId: this.id, timeoutMs }, 'replica manager did not close in time; cutting the server (logs left open are recovered at the next start)');
+    const drainMs = Math.max(0, Math.min(SHUTDOWN_DRAIN_MS, startedMs + timeoutMs - Date.now()));
+    await within(drained.then(() => true), drainMs);
     this.server.forceShutdown();
-    this.logger.info({ brokerId: this.id }, 'broker closed');
+    this.logger.info({ brokerId: this.id, clean: replicasClosed, closeMs: Date.now() - startedMs }, 'broker closed');
+    return replicasClosed;
+  }
+}
+
+/** Resolves with `p`'s value, or false when `timeoutMs` passes first (the timer never outlives the race). */
+async function within(p: Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  if (!Number.isFinite(timeoutMs)) return p;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

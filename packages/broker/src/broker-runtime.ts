@@ -10,11 +10,30 @@ import { BrokerNode } from './broker-node.js';
 import { coordinatorPeers, type BrokerConfig } from './config.js';
 import { CoordinatorSession } from './coordinator-session.js';
 
+export interface BrokerStopOptions {
+  /** The whole stop's bound (controlled shutdown + close); default config.shutdownTimeoutMs. */
+  timeoutMs?: number;
+  /** A tighter bound on the controlled shutdown alone (waiting for leadership to move). */
+  controlledShutdownMs?: number;
+}
+
+export interface BrokerStopResult {
+  /** Every leadership moved away before the node closed. */
+  leadershipMoved: boolean;
+  /** Every log closed within the bound (false: cut at the deadline). */
+  clean: boolean;
+  stopMs: number;
+}
+
 export interface BrokerRuntime {
   node: BrokerNode;
   session: CoordinatorSession;
-  stop(options?: { controlledShutdownMs?: number }): Promise<void>;
+  /** Controlled shutdown then close, bounded by `timeoutMs` whatever the coordinators or peers do. */
+  stop(options?: BrokerStopOptions): Promise<BrokerStopResult>;
 }
+
+/** Part of the stop's bound kept for closing the node (logs, server), so the controlled shutdown cannot eat it all. */
+const CLOSE_RESERVE_MS = 5_000;
 
 export async function startBrokerRuntime(options: { config: BrokerConfig; logger: Logger; registerDeadlineMs?: number }): Promise<BrokerRuntime> {
   const { config, logger } = options;
@@ -45,13 +64,22 @@ export async function startBrokerRuntime(options: { config: BrokerConfig; logger
     throw e;
   }
   const started = node;
+  const stopLogger = logger.child({ component: 'broker-runtime' });
   return {
     node: started,
     session,
     async stop(stopOptions = {}) {
-      await session.controlledShutdown(stopOptions.controlledShutdownMs ?? 5_000);
+      const startedMs = Date.now();
+      const timeoutMs = stopOptions.timeoutMs ?? config.shutdownTimeoutMs;
+      const closeReserveMs = Math.min(CLOSE_RESERVE_MS, Math.floor(timeoutMs / 3));
+      const controlledMs = Math.min(stopOptions.controlledShutdownMs ?? Number.POSITIVE_INFINITY, timeoutMs - closeReserveMs);
+      const leadershipMoved = await session.controlledShutdown(controlledMs);
       session.close();
-      await started.close();
+      const clean = await started.close({ timeoutMs: Math.max(0, startedMs + timeoutMs - Date.now()) });
+      const stopMs = Date.now() - startedMs;
+      if (clean && leadershipMoved) stopLogger.info({ stopMs }, 'stopped');
+      else stopLogger.warn({ stopMs, timeoutMs, leadershipMoved, clean }, 'stopped, not cleanly (see leadershipMoved, clean)');
+      return { leadershipMoved, clean, stopMs };
     },
   };
 }

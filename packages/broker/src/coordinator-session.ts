@@ -57,6 +57,9 @@ interface WireWatchEvent {
   delta?: { metadataVersion: string; brokers: WireBroker[]; createdTopics: WireTopic[]; deletedTopics: { name: string; topicId: string }[]; partitions: WirePartition[] } | null;
 }
 
+/** How often controlled shutdown re-heartbeats and re-checks the metadata for leaderships left. */
+const CONTROLLED_SHUTDOWN_POLL_MS = 100;
+
 export interface CoordinatorSessionOptions {
   brokerId: number;
   clusterId: string;
@@ -145,15 +148,28 @@ export class CoordinatorSession implements IsrChannel, ControlPlane {
     return this.image.version;
   }
 
-  /** Calls the coordinators in turn (any of them forwards to the leader) until one answers or every one failed twice. */
-  private async call<T>(method: 'registerBroker' | 'brokerHeartbeat' | 'alterPartition' | 'allocateProducerIds' | 'createTopics' | 'deleteTopics', request: unknown): Promise<T> {
+  /**
+   * Calls the coordinators in turn (any of them forwards to the leader) until
+   * one answers, every one failed twice, or `deadlineMs` (absolute) passes:
+   * each attempt's gRPC deadline is capped by it, so a caller with a bound
+   * (controlled shutdown) is never held past it by the retries.
+   */
+  private async call<T>(
+    method: 'registerBroker' | 'brokerHeartbeat' | 'alterPartition' | 'allocateProducerIds' | 'createTopics' | 'deleteTopics',
+    request: unknown,
+    deadlineMs = Number.POSITIVE_INFINITY,
+  ): Promise<T> {
     let last: FjordError | null = null;
     for (let attempt = 0; attempt < this.clients.length * 2; attempt++) {
+      // A closed session's channels are shut down (grpc-js throws a plain Error on them).
+      if (this.closed) throw new FjordError('BROKER_NOT_AVAILABLE', 'the coordinator session is closed (broker shutting down)');
+      const nowMs = Date.now();
+      if (nowMs >= deadlineMs) break;
       const index = (this.next + attempt) % this.clients.length;
       const client = this.clients[index] as CoordinatorClient;
       try {
         const res = await new Promise<T>((resolve, reject) => {
-          client[method].call(client, request, { deadline: Date.now() + this.options.requestTimeoutMs }, (err, r) => {
+          client[method].call(client, request, { deadline: Math.min(nowMs + this.options.requestTimeoutMs, deadlineMs) }, (err, r) => {
             if (err !== null) reject(fromServiceError(err));
             else resolve(r as T);
           });
@@ -207,16 +223,15 @@ export class CoordinatorSession implements IsrChannel, ControlPlane {
     }, delayMs);
   }
 
-  private async heartbeat(): Promise<boolean> {
+  private async heartbeat(deadlineMs = Number.POSITIVE_INFINITY): Promise<boolean> {
     if (this.heartbeatInFlight) return false;
     this.heartbeatInFlight = true;
     try {
-      const res = await this.call<{ fenced: boolean }>('brokerHeartbeat', {
-        brokerId: this.options.brokerId,
-        brokerEpoch: this.epoch,
-        wantFence: this.wantFence,
-        metadataVersion: Math.max(0, this.image.version),
-      });
+      const res = await this.call<{ fenced: boolean }>(
+        'brokerHeartbeat',
+        { brokerId: this.options.brokerId, brokerEpoch: this.epoch, wantFence: this.wantFence, metadataVersion: Math.max(0, this.image.version) },
+        deadlineMs,
+      );
       return res.fenced;
     } catch (e) {
       if (!isFjordError(e)) throw e;
@@ -329,21 +344,31 @@ export class CoordinatorSession implements IsrChannel, ControlPlane {
     return { producerId: this.producerIds.next++, producerEpoch: 0 };
   }
 
+  /** Partitions the current metadata names this broker the leader of. */
+  private leaderships(): number {
+    let n = 0;
+    for (const t of this.image.topics) for (const p of t.partitions) if (p.leader === this.options.brokerId) n++;
+    return n;
+  }
+
   /**
    * Controlled shutdown: ask to be fenced (the controller moves our
    * leaderships to other ISR members), wait until the metadata shows we lead
-   * nothing or `timeoutMs` passes.
+   * nothing or `timeoutMs` passes. Bounded: every heartbeat's deadline is the
+   * shutdown's (a coordinator that does not answer cannot hold us past it).
+   * Resolves true when no leadership is left.
    */
-  async controlledShutdown(timeoutMs: number): Promise<void> {
+  async controlledShutdown(timeoutMs: number): Promise<boolean> {
     this.wantFence = true;
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && !this.closed) {
-      await this.heartbeat();
-      const leads = this.image.topics.some((t) => t.partitions.some((p) => p.leader === this.options.brokerId));
-      if (!leads) return;
-      await new Promise<void>((resolve) => setTimeout(resolve, 100));
+    const deadlineMs = Date.now() + timeoutMs;
+    while (Date.now() < deadlineMs && !this.closed) {
+      await this.heartbeat(deadlineMs);
+      if (this.leaderships() === 0) return true;
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, Math.min(CONTROLLED_SHUTDOWN_POLL_MS, deadlineMs - Date.now()))));
     }
-    this.logger.warn('controlled shutdown timed out with leaderships left');
+    const left = this.leaderships();
+    if (left > 0) this.logger.warn({ timeoutMs, leaderships: left, metadataVersion: this.image.version }, 'controlled shutdown timed out with leaderships left');
+    return left === 0;
   }
 
   close(): void {
