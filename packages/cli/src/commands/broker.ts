@@ -8,10 +8,28 @@
  */
 import { brokerCliOptions, loadBrokerConfig, startBrokerRuntime } from '@fjord/broker';
 import { readConfigFile } from '@fjord/protocol';
+import { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import type { FjordCommand } from '../command.js';
 import { createRootLogger } from '../logger.js';
 
 const OWN_FLAGS = new Set(['config', '_', '$0']);
+
+/** How long the process may stay up after the broker stopped before it is made to exit. */
+const EXIT_GRACE_MS = 2_000;
+
+/**
+ * The broker closed everything it owns, so the event loop should drain and the
+ * process end by itself. If a handle leaked (a socket, a timer), the process
+ * would stay up forever after SIGTERM: name what is still open and exit anyway.
+ * The timer is unref'd, so it never keeps a clean process alive.
+ */
+function exitIfStillBusy(logger: Logger, graceMs: number, code: number): void {
+  setTimeout(() => {
+    logger.warn({ activeResources: process.getActiveResourcesInfo(), openSockets: openSockets(), graceMs }, 'process still busy after the broker stopped; exiting');
+    process.exit(code);
+  }, graceMs).unref();
+}
 
 export function flagsFrom(args: Readonly<Record<string, unknown>>, own: ReadonlySet<string>): Record<string, unknown> {
   const flags: Record<string, unknown> = {};
@@ -21,6 +39,12 @@ export function flagsFrom(args: Readonly<Record<string, unknown>>, own: Readonly
     flags[key] = value;
   }
   return flags;
+}
+
+/** local -> remote of each open TCP socket: names the peer a leaked connection goes to (process._getActiveHandles is Node's own, undocumented). */
+function openSockets(): string[] {
+  const handles = (process as unknown as { _getActiveHandles?: () => unknown[] })._getActiveHandles?.() ?? [];
+  return handles.filter((h): h is Socket => h instanceof Socket && h.remotePort !== undefined).map((s) => `${s.localPort ?? '?'}->${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`);
 }
 
 export const brokerCommand: FjordCommand = {
@@ -38,7 +62,8 @@ export const brokerCommand: FjordCommand = {
       process.once('SIGTERM', done);
     });
     logger.info('stopping (controlled shutdown)');
-    await runtime.stop();
-    return 0;
+    const { clean } = await runtime.stop();
+    exitIfStillBusy(logger, EXIT_GRACE_MS, clean ? 0 : 1);
+    return clean ? 0 : 1;
   },
 };
