@@ -5,6 +5,7 @@
  * leave through the `isrChannel`, topic admin and producer ids through the
  * `controlPlane`.
  */
+import type { Http2Session } from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -21,7 +22,13 @@ import { ReplicaManager, type IsrChannel } from './replica-manager.js';
  * responses on the acks=all path) can wait for the peer's delayed ACK. As in
  * coordinator-node.ts: reach the server's HTTP/2 listeners (a private field)
  * and set it on each accepted socket; if grpc-js changes, log and do nothing.
+ * Same for the receive window: grpc-js ignores its server-side flow-control
+ * option, so a produce of 1 MiB crawled through the 64 KiB HTTP/2 default in
+ * window-update round trips (0.7 MiB produce p50 36 -> 29 ms, 2.9 MiB 114 ->
+ * 64 ms, fjord dev on the loaded VM); a 16 MiB window, as clients use.
  */
+const SERVER_WINDOW_BYTES = 16 * 1024 * 1024;
+
 function disableNagle(server: Server, log: Logger): void {
   const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
   if (!(listeners instanceof Map)) {
@@ -30,6 +37,10 @@ function disableNagle(server: Server, log: Logger): void {
   }
   for (const http2Server of listeners.keys() as IterableIterator<NetServer>) {
     http2Server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+    http2Server.on('session', (session: Http2Session) => {
+      session.setLocalWindowSize(SERVER_WINDOW_BYTES);
+      session.settings({ initialWindowSize: SERVER_WINDOW_BYTES });
+    });
   }
 }
 
