@@ -26,13 +26,16 @@ describe('brokers and coordinators as processes', () => {
     coordinators = null;
   });
 
-  // Controlled shutdown (SIGTERM) sometimes does not finish when the CPUs are
-  // loaded: the victim broker did not exit within the test timeout in 2 of 7
-  // clean-clone runs, both with other jobs on the machine (a shutdown bug to find,
-  // tracked in issue 5's notes). Until then CI runs the kill -9 variant only;
-  // FJORD_TEST_CONTROLLED_SHUTDOWN=1 runs the SIGTERM one too.
-  const variants: (readonly [string, 'SIGKILL' | 'SIGTERM'])[] = [['kill -9', 'SIGKILL']];
-  if (process.env['FJORD_TEST_CONTROLLED_SHUTDOWN'] === '1') variants.push(['controlled shutdown (SIGTERM)', 'SIGTERM']);
+  // SIGTERM used to hang under CPU load (2 of 7 clean-clone CI runs): a
+  // partition that had just become a follower during the controlled shutdown
+  // was still in its OffsetForLeaderEpoch round when the node closed, and its
+  // fetcher then opened a ReplicaFetch stream nobody closed. Fixed in the
+  // fetcher (packages/broker/test/follower-fetcher-close.test.ts); both
+  // variants run in CI.
+  const variants: (readonly [string, 'SIGKILL' | 'SIGTERM'])[] = [
+    ['kill -9', 'SIGKILL'],
+    ['controlled shutdown (SIGTERM)', 'SIGTERM'],
+  ];
   it.each(variants)('%s of the partition leader under acks=all load loses nothing acknowledged', async (_name, signal) => {
     coordinators = await CoordinatorCluster.create({ voters: 3, args: COORDINATOR_ARGS });
     await coordinators.startAll();
@@ -115,10 +118,16 @@ describe('brokers and coordinators as processes', () => {
     if (signal === 'SIGKILL') {
       await victim.kill('SIGKILL');
     } else {
-      // Controlled shutdown: leadership moves away first, then the process exits 0.
+      // Controlled shutdown: leadership moves away first, then the process exits 0
+      // by itself: nothing left open (a leaked socket or timer would keep it up
+      // until the CLI's exit watchdog names it, which fails the test too).
       victim.signal('SIGTERM');
-      const exit = await victim.exited;
+      const exit = await waitFor(() => victim.exitStatus, { timeoutMs: 30_000, what: `${victim.name} to exit after SIGTERM` }).catch((e: unknown) => {
+        throw new Error(`${String(e)}\n${victim.output().slice(-4_000)}`);
+      });
       expect(exit.code).toBe(0);
+      expect(victim.output()).not.toMatch(/still busy after the broker stopped/);
+      expect(victim.output()).toMatch(/"msg":"stopped"/);
     }
     const atKill = acked.length;
     await waitFor(() => acked.length >= atKill + 2_000, { timeoutMs: 30_000, what: '2000 acks after the kill' });
@@ -252,5 +261,53 @@ describe('brokers and coordinators as processes', () => {
     );
     expect(codes.has('ACKED')).toBe(false);
     for (const id of [1, 2, 3].filter((x) => x !== leaderNow)) procs.get(id)?.resume();
+  });
+  it('SIGTERM with the coordinator frozen: the broker gives up the controlled shutdown at its deadline, closes its logs and exits', async () => {
+    // Goal: shutdown is bounded whatever the coordinators do. The only
+    // coordinator is stopped (SIGSTOP), so no heartbeat is answered and the
+    // broker's leadership can never move; the broker must still exit within
+    // --shutdown-timeout-ms (plus process slack), clean (logs closed), saying
+    // why. Before the bound, one heartbeat alone could take 2 attempts x 5 s.
+    const SHUTDOWN_TIMEOUT_MS = 1_500;
+    coordinators = await CoordinatorCluster.create({ voters: 1, args: COORDINATOR_ARGS });
+    await coordinators.startAll();
+    const [port] = await freePorts(1);
+    const broker = brokers.start({
+      name: 'broker-1',
+      command: process.execPath,
+      args: [
+        FJORD_BIN, 'broker', '--id', '1', '--listen', `127.0.0.1:${port as number}`,
+        '--data-dir', join(coordinators.dir.path, 'broker-1'),
+        '--coordinators', coordinators.peersFlag(coordinators.voterIds), '--unsafe-no-fsync',
+        '--shutdown-timeout-ms', String(SHUTDOWN_TIMEOUT_MS),
+      ],
+    });
+    await broker.waitForOutput(/"msg":"registered"/, { timeoutMs: 20_000 });
+    client = new FjordClient({ bootstrap: [`127.0.0.1:${port as number}`], requestTimeoutMs: 3_000 });
+    const admin = client.admin();
+    await waitFor(
+      async () => {
+        const r = await admin.createTopics([{ name: 'solo', numPartitions: 1, replicationFactor: 1, configs: {} }]);
+        return r[0]?.error === null || r[0]?.error?.code === 'TOPIC_ALREADY_EXISTS';
+      },
+      { timeoutMs: 20_000, what: 'topic created' },
+    );
+    await broker.waitForOutput(/"msg":"became leader"/, { timeoutMs: 20_000 });
+    coordinators.nodes.get(1)?.pause();
+    const signalledMs = Date.now();
+    broker.signal('SIGTERM');
+    const exit = await waitFor(() => broker.exitStatus, { timeoutMs: 30_000, what: 'broker-1 to exit after SIGTERM' }).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${broker.output().slice(-4_000)}`);
+    });
+    const stopMs = Date.now() - signalledMs;
+    process.stderr.write(`SIGTERM with a frozen coordinator: exit ${JSON.stringify(exit)} after ${stopMs} ms (bound ${SHUTDOWN_TIMEOUT_MS} ms)\n`);
+    coordinators.nodes.get(1)?.resume();
+    expect(exit.code).toBe(0);
+    expect(broker.output()).toMatch(/"msg":"controlled shutdown timed out with leaderships left"/);
+    expect(broker.output()).toMatch(/"leadershipMoved":false,"clean":true/);
+    expect(broker.output()).not.toMatch(/still busy after the broker stopped/);
+    // The bound plus slack for a loaded 2-core machine (signal delivery, exit);
+    // the unbounded shutdown took 10 s or more here.
+    expect(stopMs).toBeLessThan(SHUTDOWN_TIMEOUT_MS + 3_000);
   });
 });
