@@ -5,6 +5,7 @@
 // typed failures (unknown topic, invalid name, bad flag, offset out of range,
 // no broker) end with their exit code and one `error: ...` line, no stack,
 // and change nothing.
+import { execFile } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ChildGroup, freePorts, makeTempDir, waitFor, type TempDir } from '@fjord/testkit';
 import { main } from '@fjord/cli';
@@ -70,6 +71,25 @@ describe('fjord topic / produce / consume against fjord dev', () => {
     expect(idle.code).toBe(0);
     expect(idle.stdout).toBe('');
     expect(idle.stderr).toBe('consumed 0 records\n');
+  });
+
+  it('a reader that leaves early (fjord consume | head -1) ends it quietly, exit 0, no EPIPE stack', { timeout: 180_000 }, async () => {
+    expect((await runFjord(['topic', 'create', 'piped'], { env })).code).toBe(0);
+    // More output than a pipe buffer (64 KiB), so consume must write after head has gone.
+    const lines = Array.from({ length: 20_000 }, (_, i) => `line-${i}`).join('\n');
+    const produced = await runFjord(['produce', 'piped'], { env, input: `${lines}\n` });
+    expect(produced.code, produced.stderr).toBe(0);
+    const r = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+      execFile(
+        'bash',
+        ['-c', `"${process.execPath}" "${FJORD_BIN}" consume piped --from-beginning --max-messages 20000 | head -1; echo "status=\${PIPESTATUS[0]}"`],
+        { env: { ...process.env, ...env }, timeout: 60_000, killSignal: 'SIGKILL' },
+        (err, stdout, stderr) => (err !== null ? reject(err) : resolve({ stdout, stderr })),
+      );
+    });
+    expect(r.stdout).toBe('line-0\nstatus=0\n');
+    // It may or may not get to its summary before it notices the reader left; never a stack.
+    expect(r.stderr).toMatch(/^(consumed \d+ records\n)?$/);
   });
 
   it('lists, describes (partitions, leader, replicas, ISR, leader epoch, offsets) and deletes topics', { timeout: 180_000 }, async () => {
