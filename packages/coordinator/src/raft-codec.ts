@@ -142,7 +142,7 @@ export function encodeRaftMessage(m: RaftMessage): Uint8Array {
   }
 }
 
-const MESSAGE_TYPES = new Set(['RequestVote', 'RequestVoteResponse', 'AppendEntries', 'AppendEntriesResponse', 'Heartbeat', 'HeartbeatResponse', 'InstallSnapshot', 'TimeoutNow']);
+const MESSAGE_TYPES = new Set(['RequestVote', 'RequestVoteResponse', 'AppendEntries', 'AppendEntriesResponse', 'Heartbeat', 'HeartbeatResponse', 'InstallSnapshot', 'TimeoutNow', 'ReadIndex', 'ReadIndexResponse']);
 
 /**
  * Bytes from a peer -> a message for node `self`, or a reason it was dropped.

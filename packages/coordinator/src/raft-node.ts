@@ -280,7 +280,13 @@ export class RaftNode {
     await wait;
   }
 
-  /** Resolves once this node's applied state reflects every write committed before the call (ReadIndex; leader only). */
+  /**
+   * Resolves once this node's applied state reflects every write committed
+   * before the call (ReadIndex, thesis §6.4). On a follower the core forwards
+   * the request to the leader and serves it here once applied up to the
+   * leader's answer; RAFT_NOT_LEADER when no leader is known, and a request
+   * lost with a leader change fails at once with RAFT_NOT_LEADER too.
+   */
   async readIndex(): Promise<void> {
     this.checkRunning();
     if (this.reads.size >= MAX_PENDING_READS) throw new FjordError('RAFT_PROPOSAL_DROPPED', 'too many reads pending');
@@ -429,13 +435,17 @@ export class RaftNode {
     const previous = this.soft;
     this.soft = next;
     this.log.info({ role: next.role, leaderId: next.leaderId, term: this.raw.status().term }, next.role === 'Leader' ? 'became leader' : 'raft role changed');
-    if (previous.role === 'Leader' && next.role !== 'Leader') {
-      // ReadIndex needs the leader: reads in flight fail fast (the caller retries elsewhere).
+    const lostLeadership = previous.role === 'Leader' && next.role !== 'Leader';
+    if (lostLeadership || previous.leaderId !== next.leaderId) {
+      // ReadIndex needs the leader: reads in flight fail fast (the caller retries
+      // elsewhere). A follower's reads not yet answered by the old leader never
+      // will be; ones it answered stay valid (their index was confirmed).
       for (const [ctx, waiter] of this.reads) {
         if (ctx.startsWith('wait-')) continue;
+        if (!lostLeadership && waiter.index >= 0) continue;
         this.reads.delete(ctx);
         clearTimeout(waiter.timer);
-        waiter.reject(new FjordError('RAFT_NOT_LEADER', 'leadership lost during the read', { leaderId: next.leaderId }));
+        waiter.reject(new FjordError('RAFT_NOT_LEADER', 'leadership changed during the read', { leaderId: next.leaderId }));
       }
     }
     for (const listener of this.roleListeners) listener(next);

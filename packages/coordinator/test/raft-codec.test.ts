@@ -31,6 +31,8 @@ const messages: RaftMessage[] = [
   { type: 'HeartbeatResponse', from: 1, to: 2, term: 3, readCtx: '' },
   { type: 'InstallSnapshot', from: 1, to: 2, term: 3, snapshot: { meta: { index: 100, term: 3, conf: { voters: [1, 2, 3], learners: [] } }, data } },
   { type: 'TimeoutNow', from: 1, to: 2, term: 3 },
+  { type: 'ReadIndex', from: 1, to: 2, term: 3, readCtx: '1-7' },
+  { type: 'ReadIndexResponse', from: 1, to: 2, term: 3, readCtx: '2-9', index: 41 },
 ];
 
 describe('raft codec', () => {

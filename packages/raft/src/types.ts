@@ -150,6 +150,23 @@ export interface TimeoutNowMsg extends MessageBase {
   readonly type: 'TimeoutNow';
 }
 
+/**
+ * ReadIndex from a follower (thesis §6.4, "followers can serve reads"; etcd
+ * MsgReadIndex): the follower asks the leader for a read index; the leader
+ * confirms its leadership with a heartbeat round and answers with its commit
+ * index as of the request, which the follower serves once it has applied it.
+ */
+export interface ReadIndexMsg extends MessageBase {
+  readonly type: 'ReadIndex';
+  readonly readCtx: string;
+}
+
+export interface ReadIndexResponseMsg extends MessageBase {
+  readonly type: 'ReadIndexResponse';
+  readonly readCtx: string;
+  readonly index: number;
+}
+
 export type RaftMessage =
   | RequestVoteMsg
   | RequestVoteResponseMsg
@@ -158,7 +175,9 @@ export type RaftMessage =
   | HeartbeatMsg
   | HeartbeatResponseMsg
   | InstallSnapshotMsg
-  | TimeoutNowMsg;
+  | TimeoutNowMsg
+  | ReadIndexMsg
+  | ReadIndexResponseMsg;
 
 export type RaftMessageType = RaftMessage['type'];
 

@@ -334,10 +334,36 @@ describe('ReadIndex', () => {
     expect(c.readsServed).toBe(1);
   });
 
-  it('a read on a follower is refused with the leader hint', () => {
+  it('a read on a follower goes to the leader, is confirmed by a heartbeat round, and is served on the follower', () => {
     const c = newCluster();
     elect(c, 1);
-    expect(c.readIndex(c.node(2), 'y')).toBe('RAFT_NOT_LEADER');
+    c.propose(c.node(1), 1, 0);
+    c.pump();
+    expect(c.readIndex(c.node(2), 'y')).toBe('ok');
+    expect(raw(c.node(2)).raft.msgs).toEqual([expect.objectContaining({ type: 'ReadIndex', to: 1, readCtx: 'y' })]);
+    c.pump();
+    expect(c.readsServed).toBe(1);
+  });
+
+  it('a follower still following a deposed leader never gets a stale read answered', () => {
+    const c = newCluster({ voters: [1, 2, 3, 4, 5] });
+    elect(c, 1);
+    c.net.partition([1, 2], [3, 4, 5]);
+    // The majority side elects n3 and commits a write n1 and n2 never see.
+    elect(c, 3);
+    expect(c.propose(c.node(3), 7, 0)).toBe('ok');
+    c.pump();
+    expect(c.node(3).app.writes).toEqual([7]);
+    // n2 still follows n1: its read goes to n1, whose heartbeat round only n2 answers (2 of 5).
+    expect(raw(c.node(2)).raft.lead).toBe(1);
+    expect(c.readIndex(c.node(2), 'stale?')).toBe('ok');
+    ticks(c, 3);
+    expect(c.readsServed).toBe(0);
+  });
+
+  it('a follower that knows no leader refuses a read with RAFT_NOT_LEADER', () => {
+    const c = newCluster();
+    expect(c.readIndex(c.node(2), 'z')).toBe('RAFT_NOT_LEADER');
   });
 });
 

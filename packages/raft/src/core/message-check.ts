@@ -81,6 +81,11 @@ export function messageProblem(m: unknown, self: NodeId): string | undefined {
     }
     case 'TimeoutNow':
       return msg.term === 0 ? 'timeout-now in term 0' : undefined;
+    case 'ReadIndex':
+      return isCtx(msg.readCtx) && msg.readCtx !== '' ? undefined : 'bad ctx';
+    case 'ReadIndexResponse':
+      if (msg.term === 0) return 'read index response in term 0';
+      return isCtx(msg.readCtx) && msg.readCtx !== '' && isIndex(msg.index) ? undefined : 'bad read index response';
     default:
       return `unknown type ${String((msg as { type?: unknown }).type)}`;
   }

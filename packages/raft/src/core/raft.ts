@@ -71,7 +71,7 @@ export class Raft {
   private readonly votes = new Map<NodeId, boolean>();
   private readonly readOnly: ReadOnly;
   /** ReadIndex requests waiting for the leader's first commit in its term (thesis §6.4 step 1). */
-  private pendingReads: string[] = [];
+  private pendingReads: Array<{ readonly ctx: string; readonly from: NodeId }> = [];
   /**
    * Proposals appended since the last Ready that no append message carries
    * yet: RawNode.ready() sends them in one message per follower
@@ -424,6 +424,11 @@ export class Raft {
       case 'AppendEntriesResponse':
         this.handleAppendResponse(m);
         return;
+      case 'ReadIndex':
+        this.handleRemoteRead(m.from, m.readCtx);
+        return;
+      case 'ReadIndexResponse':
+        return;
       case 'HeartbeatResponse':
         this.handleHeartbeatResponse(m);
         return;
@@ -463,6 +468,9 @@ export class Raft {
       case 'AppendEntriesResponse':
       case 'HeartbeatResponse':
       case 'TimeoutNow':
+      case 'ReadIndex':
+      case 'ReadIndexResponse':
+        // A read forwarded to a former leader is lost: the follower's shell times it out.
         return;
       default:
         assertNever(m, 'message');
@@ -511,10 +519,15 @@ export class Raft {
         this.logger.info('raft: TimeoutNow, campaigning', { id: this.id, from: m.from, term: this.term });
         this.hup(true);
         return;
+      case 'ReadIndexResponse':
+        // The leader confirmed a read this node forwarded: serve it once applied up to index.
+        if (m.from === this.lead) this.readStates.push({ index: m.index, requestCtx: m.readCtx });
+        return;
       case 'RequestVote':
       case 'RequestVoteResponse':
       case 'AppendEntriesResponse':
       case 'HeartbeatResponse':
+      case 'ReadIndex':
         return;
       default:
         assertNever(m, 'message');
@@ -645,7 +658,7 @@ export class Raft {
     const acks = this.readOnly.recvAck(m.from, m.readCtx);
     if (acks === undefined) return;
     if (!hasQuorum(this.conf.voters, (id) => id === this.id || acks.has(id))) return;
-    for (const rs of this.readOnly.advance(m.readCtx)) this.readStates.push(rs);
+    for (const rs of this.readOnly.advance(m.readCtx)) this.releaseRead(rs.requestCtx, rs.from, rs.index);
   }
 
   /** Sends entries (or a snapshot) to `to`; returns true when a message with entries went out. */
@@ -703,7 +716,7 @@ export class Raft {
     if (this.pendingReads.length > 0 && this.committedInTerm()) {
       const reads = this.pendingReads;
       this.pendingReads = [];
-      for (const ctx of reads) this.startRead(ctx);
+      for (const r of reads) this.startRead(r.ctx, r.from);
     }
     // A leader removed from the configuration manages the cluster until the
     // removal commits, then steps down (thesis §4.2.2).
@@ -875,31 +888,59 @@ export class Raft {
 
   /** ReadIndex (thesis §6.4). The answer arrives as a ReadState. */
   readIndex(requestCtx: string): void {
-    if (this.role !== 'Leader') throw this.notLeader();
     if (typeof requestCtx !== 'string' || requestCtx === '' || requestCtx.length > 1024) throw new FjordError('INVALID_REQUEST', 'read ctx must be a non-empty string');
-    if (this.readOnly.has(requestCtx) || this.pendingReads.includes(requestCtx)) throw new FjordError('INVALID_REQUEST', 'duplicate read ctx');
+    if (this.role === 'Follower' && this.lead !== NO_NODE) {
+      // A follower (or learner) asks the leader; the answer arrives as a ReadIndexResponse
+      // and leaves as a ReadState. A lost request or answer is the shell's to time out.
+      this.send({ type: 'ReadIndex', from: this.id, to: this.lead, term: this.term, readCtx: requestCtx });
+      return;
+    }
+    if (this.role !== 'Leader') throw this.notLeader();
+    if (this.readOnly.has(requestCtx) || this.pendingReads.some((r) => r.ctx === requestCtx)) throw new FjordError('INVALID_REQUEST', 'duplicate read ctx');
     if (!this.committedInTerm()) {
       if (this.pendingReads.length >= this.maxPendingReads) throw new FjordError('RAFT_PROPOSAL_DROPPED', 'too many pending reads', { leaderId: this.lead });
-      this.pendingReads.push(requestCtx);
-      return;
-    }
-    this.startRead(requestCtx);
-  }
-
-  private startRead(ctx: string): void {
-    const commit = this.log.committed;
-    if (this.conf.voters.length === 1 && this.conf.voters[0] === this.id) {
-      this.readStates.push({ index: commit, requestCtx: ctx });
-      return;
-    }
-    if (this.bugs.readIndexWithoutHeartbeat === true) {
-      this.readStates.push({ index: commit, requestCtx: ctx });
+      this.pendingReads.push({ ctx: requestCtx, from: this.id });
       return;
     }
     if (this.readOnly.full()) throw new FjordError('RAFT_PROPOSAL_DROPPED', 'too many pending reads', { leaderId: this.lead });
-    this.readOnly.add(ctx, commit);
+    this.startRead(requestCtx, this.id);
+  }
+
+  /** A follower's forwarded read: like a local one, but refusals are silent drops (the follower times out). */
+  private handleRemoteRead(from: NodeId, ctx: string): void {
+    if (!this.progress.has(from) || this.readOnly.has(ctx) || this.pendingReads.some((r) => r.ctx === ctx)) return;
+    if (!this.committedInTerm()) {
+      if (this.pendingReads.length < this.maxPendingReads) this.pendingReads.push({ ctx, from });
+      return;
+    }
+    if (this.readOnly.full()) return;
+    this.startRead(ctx, from);
+  }
+
+  private startRead(ctx: string, from: NodeId): void {
+    const commit = this.log.committed;
+    if (this.conf.voters.length === 1 && this.conf.voters[0] === this.id) {
+      this.releaseRead(ctx, from, commit);
+      return;
+    }
+    if (this.bugs.readIndexWithoutHeartbeat === true) {
+      this.releaseRead(ctx, from, commit);
+      return;
+    }
+    if (this.readOnly.full()) {
+      // Only pending reads released at the first commit of the term get here: drop (a local one times out in the shell).
+      this.logger.warn('raft: read dropped, too many pending reads', { id: this.id, ctx });
+      return;
+    }
+    this.readOnly.add(ctx, commit, from);
     this.readOnly.recvAck(this.id, ctx);
     this.bcastHeartbeat(ctx);
+  }
+
+  /** A confirmed read index: a local ReadState, or the answer to the follower that asked. */
+  private releaseRead(ctx: string, from: NodeId, index: number): void {
+    if (from === this.id) this.readStates.push({ index, requestCtx: ctx });
+    else this.send({ type: 'ReadIndexResponse', from: this.id, to: from, term: this.term, readCtx: ctx, index });
   }
 
   /** Leadership transfer (thesis §3.10). */

@@ -12,6 +12,8 @@ import type { NodeId } from '../types.js';
 interface PendingRead {
   readonly index: number;
   readonly acks: Set<NodeId>;
+  /** Who asked: the leader itself, or a follower that forwarded the read (its answer is a ReadIndexResponse). */
+  readonly from: NodeId;
 }
 
 export class ReadOnly {
@@ -32,10 +34,10 @@ export class ReadOnly {
     return this.queue.length >= this.maxPendingReads;
   }
 
-  add(ctx: string, index: number): void {
+  add(ctx: string, index: number, from: NodeId): void {
     assert(!this.pending.has(ctx), 'read-only: duplicate ctx');
     assert(!this.full(), 'read-only: add while full');
-    this.pending.set(ctx, { index, acks: new Set() });
+    this.pending.set(ctx, { index, acks: new Set(), from });
     this.queue.push(ctx);
   }
 
@@ -48,16 +50,16 @@ export class ReadOnly {
   }
 
   /** Releases ctx and every request queued before it; returns them as (index, ctx) in order. */
-  advance(ctx: string): Array<{ index: number; requestCtx: string }> {
+  advance(ctx: string): Array<{ index: number; requestCtx: string; from: NodeId }> {
     const at = this.queue.indexOf(ctx);
     if (at < 0) return [];
     const released = this.queue.slice(0, at + 1);
     this.queue = this.queue.slice(at + 1);
-    const out: Array<{ index: number; requestCtx: string }> = [];
+    const out: Array<{ index: number; requestCtx: string; from: NodeId }> = [];
     for (const c of released) {
       const p = this.pending.get(c) as PendingRead;
       this.pending.delete(c);
-      out.push({ index: p.index, requestCtx: c });
+      out.push({ index: p.index, requestCtx: c, from: p.from });
     }
     return out;
   }

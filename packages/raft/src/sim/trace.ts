@@ -50,5 +50,9 @@ export function formatMessage(m: RaftMessage): string {
       return `${head} snapshot=${m.snapshot.meta.index}/${m.snapshot.meta.term} voters=(${m.snapshot.meta.conf.voters.join(',')})`;
     case 'TimeoutNow':
       return head;
+    case 'ReadIndex':
+      return `${head} ctx=${m.readCtx}`;
+    case 'ReadIndexResponse':
+      return `${head} ctx=${m.readCtx} index=${m.index}`;
   }
 }
