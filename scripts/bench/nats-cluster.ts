@@ -182,22 +182,25 @@ export class NatsSystem implements SystemUnderTest {
   }
 
   async readAll(log: string): Promise<Buffer[]> {
-    const info = await until(`nats ${log} info`, 30_000, () => this.manager.streams.info(log));
-    const total = info.state.messages;
-    const payloads: Buffer[] = [];
-    if (total === 0) return payloads;
-    const consumer = await this.client.consumers.get(log);
-    const messages = await consumer.consume({ max_messages: 10_000 });
-    for await (const m of messages) {
-      payloads.push(Buffer.from(m.data));
-      if (payloads.length >= total) break;
-    }
-    await messages.close();
-    return payloads;
+    // Right after a kill the cluster may still be electing (JetStream API calls time out): retry the whole read.
+    return until(`nats ${log} read back`, 60_000, async () => {
+      const info = await this.manager.streams.info(log);
+      const total = info.state.messages;
+      const payloads: Buffer[] = [];
+      if (total === 0) return payloads;
+      const consumer = await this.client.consumers.get(log);
+      const messages = await consumer.consume({ max_messages: 10_000 });
+      for await (const m of messages) {
+        payloads.push(Buffer.from(m.data));
+        if (payloads.length >= total) break;
+      }
+      await messages.close();
+      return payloads;
+    });
   }
 
   async leaderProcess(log: string): Promise<ManagedChild> {
-    const info = await this.manager.streams.info(log);
+    const info = await until(`nats ${log} info`, 30_000, () => this.manager.streams.info(log));
     const leader = info.cluster?.leader ?? '';
     const child = this.servers.get(leader);
     if (child === undefined) throw new Error(`nats: no process for stream leader ${leader} of ${log}`);
