@@ -158,7 +158,8 @@ export class FjordSystem implements SystemUnderTest {
 
   async consume(log: string, count: number): Promise<void> {
     const topic = await this.sdk.admin().topic(log);
-    const consumer = this.sdk.consumer({ maxWaitMs: 100 });
+    // Best setup for a catch-up read: large fetches (16 MiB per partition and per round).
+    const consumer = this.sdk.consumer({ maxWaitMs: 100, partitionMaxBytes: 16 * 1024 * 1024, fetchMaxBytes: 32 * 1024 * 1024 });
     consumer.assign(topic.partitions.map((p) => ({ topic: log, partition: p.partition, offset: 'earliest' as const })));
     let seen = 0;
     for await (const b of consumer.batches()) {
