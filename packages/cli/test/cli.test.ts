@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '@fjord/cli';
+import { COMMANDS, main } from '@fjord/cli';
 
 const bin = join(import.meta.dirname, '..', 'bin', 'fjord.js');
 
@@ -27,5 +27,15 @@ describe('fjord CLI', () => {
     const b = capture();
     expect(await main([], b.io)).toBe(2);
     expect(b.err()).toMatch(/name a command/);
+  });
+
+  it('lists every command with the name and description the loaded command has (commands load on demand)', async () => {
+    for (const entry of COMMANDS) {
+      const loaded = await entry.load();
+      expect({ command: loaded.command, describe: loaded.describe }).toEqual({ command: entry.command, describe: entry.describe });
+    }
+    const r = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    for (const entry of COMMANDS) expect(r.stdout).toContain(`fjord ${entry.command}`);
   });
 });
