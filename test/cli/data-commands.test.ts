@@ -92,6 +92,19 @@ describe('fjord topic / produce / consume against fjord dev', () => {
     expect(r.stderr).toMatch(/^(consumed \d+ records\n)?$/);
   });
 
+  it('consume follows new records until Ctrl-C (SIGINT), then exits 0 with its count', { timeout: 180_000 }, async () => {
+    expect((await runFjord(['topic', 'create', 'live'], { env })).code).toBe(0);
+    // --offset 0 on the empty topic, not "latest": no race between the consumer resolving the end and the produce below.
+    const consumer = children.start({ name: 'consume-live', command: process.execPath, args: [FJORD_BIN, 'consume', 'live', '--offset', '0'], env });
+    const produced = await runFjord(['produce', 'live', '--value', 'first', '--value', 'second'], { env });
+    expect(produced.code, produced.stderr).toBe(0);
+    await consumer.waitForOutput(/first\nsecond\n/, { timeoutMs: 30_000 });
+    expect(consumer.running).toBe(true);
+    consumer.signal('SIGINT');
+    expect(await consumer.exited).toEqual({ code: 0, signal: null });
+    expect(consumer.output()).toBe('first\nsecond\nconsumed 2 records\n');
+  });
+
   it('lists, describes (partitions, leader, replicas, ISR, leader epoch, offsets) and deletes topics', { timeout: 180_000 }, async () => {
     for (const [name, partitions] of [['zz-orders', '3'], ['aa-events', '2']] as const) {
       const r = await runFjord(['topic', 'create', name, '--partitions', partitions, '--replication-factor', '1', '--config', 'retention.ms=3600000'], { env });
