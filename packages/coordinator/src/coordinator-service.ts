@@ -30,7 +30,7 @@ import {
   parseAddress,
   toServiceError,
 } from '@fjord/protocol';
-import { Metadata, credentials, type Client, type ServerUnaryCall, type ServerWritableStream, type ServiceError, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, credentials, type Client, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type ServiceError, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import type { NodeId, RaftRole } from '@fjord/raft';
 import type { Logger } from 'pino';
 import { encodeCommand } from './command-codec.js';
@@ -55,7 +55,7 @@ import {
 import { planCreatePartitionsBatch, planCreateTopics, planDeleteTopic } from './controller/topic-admin.js';
 import { planElections } from './controller/elections.js';
 import { newTopicId } from './controller/topic-id.js';
-import { controllerTick, initialControllerState, onHeartbeat, type ControllerOptions, type ControllerState } from './controller/controller-tick.js';
+import { controllerTick, initialControllerState, onHeartbeat, onSessionLost, type ControllerOptions, type ControllerState } from './controller/controller-tick.js';
 import { registrationConflict } from './controller/sessions.js';
 import { encodeAddressEntry, type RaftNode } from './raft-node.js';
 import { peerChannelOptions } from './grpc-raft-transport.js';
@@ -100,6 +100,8 @@ export class CoordinatorService {
   private readonly rng = new Rng(randomInt(0, 2 ** 47));
   private readonly forwardClients = new Map<string, Client>();
   private readonly watchers = new Set<ServerWritableStream<unknown, unknown>>();
+  /** Open BrokerSession streams (leader only), ended with RAFT_NOT_LEADER when this node steps down. */
+  private readonly sessionStreams = new Set<ServerDuplexStream<unknown, unknown>>();
   private controller: ControllerState | null = null;
   private controllerBusy = false;
   private controllerTimer: NodeJS.Timeout | null = null;
@@ -123,6 +125,7 @@ export class CoordinatorService {
       } else {
         this.leaderReadyIndex = Number.POSITIVE_INFINITY;
         this.controller = null;
+        this.endSessionStreams(this.notLeader());
       }
     });
   }
@@ -137,6 +140,7 @@ export class CoordinatorService {
     this.controllerTimer = null;
     for (const w of this.watchers) w.destroy(toServiceError(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping')) as ServiceError);
     this.watchers.clear();
+    this.endSessionStreams(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping'));
     for (const c of this.forwardClients.values()) c.close();
     this.forwardClients.clear();
   }
@@ -209,6 +213,7 @@ export class CoordinatorService {
       ElectLeaders: write('ElectLeaders', (r) => this.electLeaders(r)),
       AllocateProducerIds: write('AllocateProducerIds', (r) => this.allocateProducerIds(r)),
       GetMetadata: unary('GetMetadata', (r, md) => this.getMetadata(r, md)),
+      BrokerSession: (call: ServerDuplexStream<unknown, unknown>) => this.brokerSession(call),
       WatchMetadata: (call: ServerWritableStream<unknown, unknown>) => this.watchMetadata(call),
       Status: unary('Status', async () => this.statusResponse()),
       AddLearner: write('AddLearner', (r) => this.addLearner(r)),
@@ -299,6 +304,86 @@ export class CoordinatorService {
     if (!recorded.ok) throw toFjordError(recorded.error);
     this.controller = recorded.value.state;
     return { fenced: recorded.value.fenced, metadataVersion: metadata.version };
+  }
+
+  /**
+   * BrokerSession (issue 5, failover gap): binds a stream to the broker's
+   * session on the leader (first message). Left by the broker (a second
+   * message, or a half-close): nothing happens.
+   * Cut (cancelled: the connection was reset, the broker process died): the
+   * session ends now (onSessionLost) and the controller runs at once, so the
+   * dead broker is fenced and its leaderships move within milliseconds
+   * instead of after brokerSessionTimeoutMs. Heartbeats stay the liveness
+   * rule; this only shortens the wait when death is certain.
+   */
+  private brokerSession(call: ServerDuplexStream<unknown, unknown>): void {
+    let bound: { brokerId: number; brokerEpoch: number } | null = null;
+    let finished = false;
+    const finish = (lost: boolean): void => {
+      if (finished) return;
+      finished = true;
+      // Streams this node ended itself (step-down, stop) were removed first: not a loss.
+      const registered = this.sessionStreams.delete(call);
+      if (!lost || !registered || bound === null || this.controller === null || !this.leaderReady()) return;
+      this.controller = onSessionLost(this.controller, bound, Date.now(), this.controllerOptions);
+      this.log.info(bound, 'broker session stream cut (connection reset); session ended');
+      this.controllerStep();
+    };
+    const refuse = (err: FjordError): void => {
+      finish(false);
+      call.destroy(toServiceError(err) as ServiceError);
+    };
+    call.on('data', (message: unknown) => {
+      if (finished) return;
+      if (bound !== null) {
+        // A second message: the broker leaves on purpose (re-registration, shutdown).
+        bound = null;
+        return;
+      }
+      let hb: { brokerId: number; brokerEpoch: number };
+      try {
+        // Same fields as a heartbeat's first two (broker_id, broker_epoch).
+        hb = heartbeatFromWire(message);
+      } catch (err) {
+        if (!isFjordError(err)) throw err;
+        refuse(err);
+        return;
+      }
+      if (!this.leaderReady()) {
+        refuse(this.notLeader());
+        return;
+      }
+      const current = this.node.machine.state.brokers.get(hb.brokerId);
+      if (current?.brokerEpoch !== hb.brokerEpoch) {
+        refuse(new FjordError('STALE_BROKER_EPOCH', `broker ${hb.brokerId} epoch ${hb.brokerEpoch} is not the current registration`));
+        return;
+      }
+      if (this.sessionStreams.size >= this.config.maxWatchers) {
+        refuse(new FjordError('POLICY_VIOLATION', `more than ${this.config.maxWatchers} broker session streams on this node`));
+        return;
+      }
+      bound = { brokerId: hb.brokerId, brokerEpoch: hb.brokerEpoch };
+      this.sessionStreams.add(call);
+      this.controller ??= initialControllerState(this.node.machine.state, Date.now());
+      call.write({ brokerEpoch: hb.brokerEpoch });
+    });
+    // grpc-js reports a reset connection as 'end' then 'cancelled' in one go;
+    // a broker's half-close is an 'end' alone: wait a turn to tell them apart.
+    call.on('end', () => {
+      setImmediate(() => {
+        if (finished) return;
+        finish(false);
+        call.end();
+      });
+    });
+    call.on('cancelled', () => finish(true));
+    call.on('error', () => finish(true));
+  }
+
+  private endSessionStreams(err: FjordError): void {
+    const streams = [...this.sessionStreams];
+    this.sessionStreams.clear();
+    for (const call of streams) call.destroy(toServiceError(err) as ServiceError);
   }
 
   // ------------------------------------------------------------------ topics

@@ -33,7 +33,9 @@ describe('proto loading', () => {
     }
     expect(coordinator['WatchMetadata']?.requestStream).toBe(false);
     expect(coordinator['WatchMetadata']?.responseStream).toBe(true);
-    expect(Object.keys(coordinator).sort()).toEqual([...unary, 'WatchMetadata'].sort());
+    expect(coordinator['BrokerSession']?.requestStream).toBe(true);
+    expect(coordinator['BrokerSession']?.responseStream).toBe(true);
+    expect(Object.keys(coordinator).sort()).toEqual([...unary, 'WatchMetadata', 'BrokerSession'].sort());
   });
 
   it('has the Raft transport streams', () => {

@@ -57,6 +57,23 @@ export function onHeartbeat(
   return { ok: true, value: { state: { ...state, sessions: recorded.value.sessions, dirty: state.dirty || matters }, fenced: recorded.value.fenced } };
 }
 
+/**
+ * The broker's BrokerSession stream closed without the broker ending it: its
+ * process died and the kernel reset the connection. Its session ends now
+ * (the next tick fences it and moves its leaderships) instead of
+ * sessionTimeoutMs after its last heartbeat. Only for the session's own
+ * broker epoch; a stream that stalls never closes, so a slow or paused broker
+ * keeps the timeout. A live broker whose connection was cut heartbeats again
+ * and is unfenced as after any expiry.
+ */
+export function onSessionLost(state: ControllerState, lost: { brokerId: number; brokerEpoch: number }, nowMs: number, options: ControllerOptions): ControllerState {
+  const session = state.sessions.get(lost.brokerId);
+  if (session === undefined || session.brokerEpoch !== lost.brokerEpoch) return state;
+  const sessions = new Map(state.sessions);
+  sessions.set(lost.brokerId, { ...session, lastHeartbeatMs: Math.min(session.lastHeartbeatMs, nowMs - options.sessionTimeoutMs - 1) });
+  return { ...state, sessions, dirty: true };
+}
+
 export interface TickResult {
   readonly state: ControllerState;
   readonly commands: MetadataCommand[];
