@@ -3,10 +3,12 @@
 // placement (leader, leader epoch, replicas, ISR) with each partition's
 // earliest and latest offset from its leader; a typed error for a topic that
 // does not exist; an offline partition keeps its placement and says why its
-// offsets are missing instead of failing the whole description.
+// offsets are missing instead of failing the whole description; a dead
+// address in the bootstrap list is skipped.
 import { afterEach, describe, expect, it } from 'vitest';
 import { FjordClient } from '@fjord/client';
 import { isFjordError } from '@fjord/protocol';
+import { freePorts } from '@fjord/testkit';
 import { startTestCluster, type TestCluster } from '../../packages/broker/test/harness.js';
 
 describe('Admin: list and describe topics', () => {
@@ -58,5 +60,21 @@ describe('Admin: list and describe topics', () => {
     expect(d.partitions[0]).toMatchObject({ partition: 0, leaderId: 1, earliestOffset: 0, latestOffset: 0, offsetsError: null });
     expect(d.partitions[1]).toMatchObject({ partition: 1, leaderId: -1, isr: [], earliestOffset: null, latestOffset: null });
     expect(d.partitions[1]?.offsetsError?.code).toBe('LEADER_NOT_AVAILABLE');
+  });
+
+  it('goes past a dead bootstrap address to a live one, and says NETWORK_EXCEPTION when none answers', async () => {
+    cluster = await startTestCluster({ brokerIds: [1] });
+    cluster.addTopic({ name: 'reach', partitions: 1, replicas: [1] });
+    const [deadA, deadB] = await freePorts(2);
+    client = new FjordClient({ bootstrap: [`127.0.0.1:${deadA as number}`, `127.0.0.1:${cluster.ports.get(1) as number}`], requestTimeoutMs: 5_000 });
+    expect((await client.admin().listTopics()).map((t) => t.name)).toEqual(['reach']);
+    expect((await client.admin().describeTopic('reach')).partitions).toHaveLength(1);
+    await client.close();
+    client = new FjordClient({ bootstrap: [`127.0.0.1:${deadA as number}`, `127.0.0.1:${deadB as number}`], requestTimeoutMs: 5_000 });
+    const err = await client.admin().listTopics().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isFjordError(err, 'NETWORK_EXCEPTION')).toBe(true);
   });
 });

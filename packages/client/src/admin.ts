@@ -2,7 +2,7 @@
  * Admin calls: topic creation and deletion (any broker forwards them to the
  * coordinator), offsets and metadata.
  */
-import { FjordError, errorFromFields, wireToSafeInteger } from '@fjord/protocol';
+import { FjordError, errorFromFields, isFjordError, wireToSafeInteger } from '@fjord/protocol';
 import type { ConnectionPool } from './connection-pool.js';
 import type { MetadataCache, PartitionInfo, TopicInfo } from './metadata-cache.js';
 
@@ -44,10 +44,35 @@ export class Admin {
     private readonly options: { requestTimeoutMs: number },
   ) {}
 
+  /**
+   * A call any broker can answer, tried on each known broker and bootstrap
+   * address in turn while the connection fails (NETWORK_EXCEPTION), as the
+   * metadata refresh does: one dead address in --bootstrap must not fail the
+   * call. A CreateTopics that reached a broker before its connection broke
+   * can come back TOPIC_ALREADY_EXISTS from the next one; the caller sees it.
+   */
+  private async callAnyBroker<T>(rpc: 'metadata' | 'createTopics' | 'deleteTopics', request: unknown): Promise<T> {
+    // anyAddress() goes round the known brokers and the bootstrap list: stop when it comes back to one already tried.
+    const tried = new Set<string>();
+    let lastError: FjordError | null = null;
+    for (;;) {
+      const address = this.metadata.anyAddress();
+      if (tried.has(address)) break;
+      tried.add(address);
+      try {
+        return await this.pool.call<T>(address, rpc, request, this.options.requestTimeoutMs);
+      } catch (e) {
+        if (!isFjordError(e, 'NETWORK_EXCEPTION')) throw e;
+        lastError = e;
+        this.pool.reset(address);
+      }
+    }
+    throw lastError ?? new FjordError('BROKER_NOT_AVAILABLE', 'no broker address to call');
+  }
+
   /** Creates topics; per-topic errors come back as FjordErrors (null on success). */
   async createTopics(topics: readonly NewTopic[]): Promise<{ name: string; error: FjordError | null }[]> {
-    const res = await this.pool.call<{ topics: { name: string; errorCode: string; errorMessage: string }[] }>(
-      this.metadata.anyAddress(),
+    const res = await this.callAnyBroker<{ topics: { name: string; errorCode: string; errorMessage: string }[] }>(
       'createTopics',
       {
         topics: topics.map((t) => ({
@@ -59,7 +84,6 @@ export class Admin {
         })),
         validateOnly: false,
       },
-      this.options.requestTimeoutMs,
     );
     return res.topics.map((t) => ({ name: t.name, error: errorFromFields(t) }));
   }
@@ -70,12 +94,7 @@ export class Admin {
   }
 
   async deleteTopics(names: readonly string[]): Promise<{ name: string; error: FjordError | null }[]> {
-    const res = await this.pool.call<{ topics: { name: string; errorCode: string; errorMessage: string }[] }>(
-      this.metadata.anyAddress(),
-      'deleteTopics',
-      { topics: names.map((name) => ({ name, topicId: '' })) },
-      this.options.requestTimeoutMs,
-    );
+    const res = await this.callAnyBroker<{ topics: { name: string; errorCode: string; errorMessage: string }[] }>('deleteTopics', { topics: names.map((name) => ({ name, topicId: '' })) });
     return res.topics.map((t) => ({ name: t.name, error: errorFromFields(t) }));
   }
 
@@ -85,7 +104,7 @@ export class Admin {
    * another client a moment ago shows as the broker sees it).
    */
   async listTopics(): Promise<TopicInfo[]> {
-    const res = await this.pool.call<{ topics: WireTopicMetadata[] }>(this.metadata.anyAddress(), 'metadata', { topics: [] }, this.options.requestTimeoutMs);
+    const res = await this.callAnyBroker<{ topics: WireTopicMetadata[] }>('metadata', { topics: [] });
     return res.topics
       .filter((t) => errorFromFields(t) === null)
       .map((t) => topicInfoOf(t))
@@ -100,7 +119,7 @@ export class Admin {
    * placement and reports why its offsets are missing.
    */
   async describeTopic(name: string): Promise<TopicDescription> {
-    const res = await this.pool.call<{ topics: WireTopicMetadata[] }>(this.metadata.anyAddress(), 'metadata', { topics: [name] }, this.options.requestTimeoutMs);
+    const res = await this.callAnyBroker<{ topics: WireTopicMetadata[] }>('metadata', { topics: [name] });
     const wire = res.topics.find((t) => t.name === name);
     if (wire === undefined) throw new FjordError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`, { topic: name });
     const err = errorFromFields(wire);
