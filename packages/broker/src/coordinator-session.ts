@@ -10,7 +10,7 @@
  * heartbeats with want_fence, so the controller moves leadership away first.
  */
 import { randomUUID } from 'node:crypto';
-import { credentials, type Client, type ClientReadableStream } from '@grpc/grpc-js';
+import { credentials, type Client, type ClientDuplexStream, type ClientReadableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FjordError, errorFromFields, formatAddress, fromServiceError, grpcChannelOptions, isFjordError, loadFjordGrpc, wireToSafeInteger, type PeerAddress } from '@fjord/protocol';
 import type { ControlPlane } from './broker-service.js';
@@ -26,6 +26,7 @@ interface CoordinatorClient extends Client {
   createTopics: Unary;
   deleteTopics: Unary;
   watchMetadata(req: unknown): ClientReadableStream<WireWatchEvent>;
+  brokerSession(): ClientDuplexStream<unknown, unknown>;
 }
 
 interface WireBroker {
@@ -56,6 +57,12 @@ interface WireWatchEvent {
   image?: { metadataVersion: string; brokers: WireBroker[]; topics: WireTopic[] } | null;
   delta?: { metadataVersion: string; brokers: WireBroker[]; createdTopics: WireTopic[]; deletedTopics: { name: string; topicId: string }[]; partitions: WirePartition[] } | null;
 }
+
+/** Pause before reopening the BrokerSession stream: short when the answer named the leader, longer when no coordinator knows one. */
+const SESSION_STREAM_RETRY_LEADER_MS = 50;
+const SESSION_STREAM_RETRY_MS = 200;
+/** How long a session stream we left may take to finish before we cut it. */
+const SESSION_STREAM_LEAVE_GRACE_MS = 200;
 
 /** How often controlled shutdown re-heartbeats and re-checks the metadata for leaderships left. */
 const CONTROLLED_SHUTDOWN_POLL_MS = 100;
@@ -126,6 +133,10 @@ export class CoordinatorSession implements IsrChannel, ControlPlane {
   private producerIds: { next: number; end: number } = { next: 0, end: 0 };
   private producerIdBlock: Promise<void> | null = null;
   private wantFence = false;
+  private sessionStream: ClientDuplexStream<unknown, unknown> | null = null;
+  private sessionStreamRetry: NodeJS.Timeout | null = null;
+  /** Index of the coordinator the BrokerSession stream goes to (the Raft leader, once one answer named it). */
+  private sessionTarget = 0;
   private closed = false;
   private heartbeatInFlight = false;
 
@@ -213,6 +224,59 @@ export class CoordinatorSession implements IsrChannel, ControlPlane {
     this.epoch = wireToSafeInteger(res.brokerEpoch, 'brokerEpoch');
     if (res.heartbeatIntervalMs > 0) this.heartbeatIntervalMs = res.heartbeatIntervalMs;
     this.logger.info({ brokerEpoch: this.epoch, incarnationId: this.incarnationId, heartbeatIntervalMs: this.heartbeatIntervalMs }, 'registered');
+    this.endSessionStream();
+    this.openSessionStream();
+  }
+
+  /**
+   * The BrokerSession stream to the coordinator leader: it carries nothing
+   * after its first message, and exists so that when this process dies the
+   * kernel resets its connection and the leader ends our session at once
+   * (fencing us and moving our leaderships) instead of after the session
+   * timeout. Reopened on the leader whenever it ends; heartbeats stay the
+   * liveness rule.
+   */
+  private openSessionStream(): void {
+    if (this.closed || this.epoch < 0 || this.sessionStream !== null) return;
+    const client = this.clients[this.sessionTarget] as CoordinatorClient;
+    const stream = client.brokerSession();
+    this.sessionStream = stream;
+    stream.write({ brokerId: this.options.brokerId, brokerEpoch: this.epoch });
+    stream.on('data', () => this.logger.debug({ coordinator: this.options.coordinators[this.sessionTarget]?.id }, 'session stream bound on the coordinator leader'));
+    const reopen = (e: unknown): void => {
+      if (this.sessionStream !== stream) return;
+      this.sessionStream = null;
+      if (this.closed) return;
+      const err = e instanceof FjordError ? e : fromServiceError(e);
+      const leaderId = err.code === 'RAFT_NOT_LEADER' ? err.details['leaderId'] : undefined;
+      const leaderIndex = this.options.coordinators.findIndex((p) => p.id === leaderId);
+      if (leaderIndex >= 0) this.sessionTarget = leaderIndex;
+      else this.sessionTarget = (this.sessionTarget + 1) % this.clients.length;
+      if (err.code === 'STALE_BROKER_EPOCH') return; // the heartbeat re-registers, which reopens the stream
+      this.logger.debug({ err: err.message, next: this.options.coordinators[this.sessionTarget]?.id }, 'session stream ended; reopening');
+      this.sessionStreamRetry = setTimeout(() => {
+        this.sessionStreamRetry = null;
+        this.openSessionStream();
+      }, leaderIndex >= 0 ? SESSION_STREAM_RETRY_LEADER_MS : SESSION_STREAM_RETRY_MS);
+    };
+    stream.on('error', reopen);
+    stream.on('end', () => reopen(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the broker session stream ended')));
+  }
+
+  /**
+   * Leaves the session stream on purpose: a second message (the leader ends
+   * nothing) and a half-close, then a cut after a grace period, so that a
+   * leader that stopped answering cannot keep our socket (and process) up.
+   */
+  private endSessionStream(): void {
+    if (this.sessionStreamRetry !== null) clearTimeout(this.sessionStreamRetry);
+    this.sessionStreamRetry = null;
+    const stream = this.sessionStream;
+    this.sessionStream = null;
+    if (stream === null) return;
+    stream.write({ brokerId: this.options.brokerId, brokerEpoch: this.epoch });
+    stream.end();
+    setTimeout(() => stream.cancel(), SESSION_STREAM_LEAVE_GRACE_MS).unref();
   }
 
   private scheduleHeartbeat(delayMs: number): void {
@@ -375,6 +439,7 @@ export class CoordinatorSession implements IsrChannel, ControlPlane {
     this.closed = true;
     if (this.heartbeatTimer !== null) clearTimeout(this.heartbeatTimer);
     if (this.watchRetry !== null) clearTimeout(this.watchRetry);
+    this.endSessionStream();
     const w = this.watch;
     this.watch = null;
     w?.cancel();
