@@ -2,8 +2,8 @@
 // CLI, real gRPC on 127.0.0.1, real files): an RF=3 acks=all topic keeps
 // every acknowledged record, exactly once and in order, when the partition
 // leader is killed with SIGKILL under load; a new leader comes from the ISR
-// (the controller fences the dead broker's session) and the idempotent
-// producer's retries are stored once.
+// (the controller fences the dead broker as soon as its BrokerSession stream
+// is cut) and the idempotent producer's retries are stored once.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FjordClient } from '@fjord/client';
@@ -148,6 +148,12 @@ describe('brokers and coordinators as processes', () => {
     let gapMs = 0;
     for (let i = 1; i < ackTimes.length; i++) gapMs = Math.max(gapMs, (ackTimes[i] as number) - (ackTimes[i - 1] as number));
     process.stderr.write(`${signal} failover: acked ${acked.length}, consumed ${consumed.length}, longest gap between acks ${gapMs} ms, failed ${failed.length}\n`);
+    if (signal === 'SIGKILL') {
+      // The dead leader was fenced because its BrokerSession stream was cut,
+      // not by the session timeout (that path is the isolated-leader test's).
+      const cut = coordinators.voterIds.some((id) => /"brokerId":\d+,"brokerEpoch":\d+,"msg":"broker session stream cut/.test((coordinators as CoordinatorCluster).output(id)));
+      expect(cut).toBe(true);
+    }
     expect(report.lost).toEqual([]);
     expect(report.duplicated).toEqual([]);
     expect(report.reordered).toEqual([]);
