@@ -12,7 +12,9 @@
  *
  * Receive side: garbage is dropped, never fatal (issue 4 "Bad input"): a batch
  * for another cluster or node is acked with INVALID_REQUEST; a message that
- * does not decode or fails the core's checks is counted and dropped.
+ * does not decode or fails the core's checks is counted and dropped (and its
+ * batch acked with CORRUPT_MESSAGE). Clean batches are acked sparsely
+ * (CLEAN_ACK_EVERY_BATCHES).
  */
 import { Metadata, credentials, type ChannelOptions, type Client, type ClientDuplexStream, type ServerDuplexStream, type ServerReadableStream, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import { assert, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
@@ -31,6 +33,9 @@ import { decodeRaftMessage, encodeRaftMessage } from './raft-codec.js';
 export function peerChannelOptions(maxMessageBytes: number): ChannelOptions {
   return { ...grpcChannelOptions(maxMessageBytes), 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 250 };
 }
+
+/** A clean batch is acked when it is the first on its stream, then one in this many. Drops are always acked. */
+export const CLEAN_ACK_EVERY_BATCHES = 64;
 
 export interface RaftTransportOptions {
   readonly selfId: NodeId;
@@ -114,6 +119,7 @@ export class GrpcRaftTransport {
   private serveStream(call: ServerDuplexStream<unknown, unknown>): void {
     this.inbound.add(call);
     const log = this.options.logger;
+    let accepted = 0;
     call.on('data', (raw: unknown) => {
       this.stats.batchesReceived++;
       const batch = raw as Partial<WireBatch> | null;
@@ -144,7 +150,14 @@ export class GrpcRaftTransport {
         this.options.onMessage(decoded.message);
       }
       this.stats.garbageDropped += dropped;
-      call.write(dropped === 0 ? { sequence, errorCode: '', errorMessage: '' } : { sequence, errorCode: 'CORRUPT_MESSAGE', errorMessage: `${dropped} message(s) dropped` });
+      if (dropped > 0) {
+        call.write({ sequence, errorCode: 'CORRUPT_MESSAGE', errorMessage: `${dropped} message(s) dropped` });
+      } else if (accepted++ % CLEAN_ACK_EVERY_BATCHES === 0) {
+        // Clean batches are acked sparsely: the sender uses an ack only to learn the
+        // link works, and one ack message per batch was a third of all the messages
+        // (and wake-ups) a write caused between the nodes.
+        call.write({ sequence, errorCode: '', errorMessage: '' });
+      }
     });
     const done = (): void => {
       this.inbound.delete(call);
