@@ -88,6 +88,16 @@ function fieldsOf(error: CommandError | null): { errorCode: string; errorMessage
   return error === null ? { errorCode: '', errorMessage: '' } : errorFields(toFjordError(error));
 }
 
+/**
+ * Ends a server duplex stream with an error status. grpc-js's documented way
+ * is emitting 'error' (its listener sets the status and ends the call);
+ * destroy(err) on a duplex never sends the status, so the client would wait
+ * on a stream that is neither open nor closed.
+ */
+function endWithError(call: ServerDuplexStream<unknown, unknown>, err: FjordError): void {
+  call.emit('error', toServiceError(err) as ServiceError);
+}
+
 function resultOf(outcome: EntryOutcome | null): ApplyResult {
   if (outcome === null || outcome.result === null) throw new AssertionError('a metadata command applied as an empty entry');
   return outcome.result;
@@ -309,7 +319,7 @@ export class CoordinatorService {
   /**
    * BrokerSession (issue 5, failover gap): binds a stream to the broker's
    * session on the leader (first message). Left by the broker (a second
-   * message, or a half-close): nothing happens.
+   * message, then a half-close): nothing happens.
    * Cut (cancelled: the connection was reset, the broker process died): the
    * session ends now (onSessionLost) and the controller runs at once, so the
    * dead broker is fenced and its leaderships move within milliseconds
@@ -331,7 +341,7 @@ export class CoordinatorService {
     };
     const refuse = (err: FjordError): void => {
       finish(false);
-      call.destroy(toServiceError(err) as ServiceError);
+      endWithError(call, err);
     };
     call.on('data', (message: unknown) => {
       if (finished) return;
@@ -367,14 +377,12 @@ export class CoordinatorService {
       this.controller ??= initialControllerState(this.node.machine.state, Date.now());
       call.write({ brokerEpoch: hb.brokerEpoch });
     });
-    // grpc-js reports a reset connection as 'end' then 'cancelled' in one go;
-    // a broker's half-close is an 'end' alone: wait a turn to tell them apart.
+    // grpc-js reports a reset connection as 'end' (then 'cancelled'), so an
+    // end is a leave only after the broker's second message; without one the
+    // connection was cut (the broker always says it leaves first).
     call.on('end', () => {
-      setImmediate(() => {
-        if (finished) return;
-        finish(false);
-        call.end();
-      });
+      finish(bound !== null);
+      call.end();
     });
     call.on('cancelled', () => finish(true));
     call.on('error', () => finish(true));
@@ -383,7 +391,7 @@ export class CoordinatorService {
   private endSessionStreams(err: FjordError): void {
     const streams = [...this.sessionStreams];
     this.sessionStreams.clear();
-    for (const call of streams) call.destroy(toServiceError(err) as ServiceError);
+    for (const call of streams) endWithError(call, err);
   }
 
   // ------------------------------------------------------------------ topics
