@@ -26,7 +26,7 @@ function normal(index: number, term: number): Entry {
 }
 
 function ready(parts: Partial<Ready>): Ready {
-  return { softState: undefined, hardState: undefined, entries: [], snapshot: undefined, committedEntries: [], messages: [], readStates: [], mustSync: true, ...parts };
+  return { softState: undefined, hardState: undefined, entries: [], snapshot: undefined, committedEntries: [], messages: [], earlyMessages: [], readStates: [], mustSync: true, ...parts };
 }
 
 const conf = { voters: [1, 2, 3], learners: [] };

@@ -117,15 +117,15 @@ describe('configuration changes', () => {
 describe('read-only queue', () => {
   it('releases a request and all earlier ones in order', () => {
     const r = new ReadOnly(3);
-    r.add('a', 5);
-    r.add('b', 6);
-    r.add('c', 6);
+    r.add('a', 5, 1);
+    r.add('b', 6, 1);
+    r.add('c', 6, 1);
     expect(r.full()).toBe(true);
     expect(r.recvAck(2, 'zzz')).toBeUndefined();
     expect(r.recvAck(2, 'b')?.size).toBe(1);
     expect(r.advance('b')).toEqual([
-      { index: 5, requestCtx: 'a' },
-      { index: 6, requestCtx: 'b' },
+      { index: 5, requestCtx: 'a', from: 1 },
+      { index: 6, requestCtx: 'b', from: 1 },
     ]);
     expect(r.lastCtx()).toBe('c');
   });
