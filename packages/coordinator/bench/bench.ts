@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { Metadata, credentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { FjordError, fromServiceError, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
 import { Etcd3 } from 'etcd3';
+import { measureFloor } from './floor.js';
 
 const FJORD_BIN = fileURLToPath(new URL('../../cli/bin/fjord.js', import.meta.url));
 const SEQ_WRITES = Number(process.env['BENCH_SEQ_WRITES'] ?? 2_000);
@@ -559,6 +560,8 @@ function ensureEtcd(): string | null {
 const SKIPPED: Figures = { seqP50Ms: Number.NaN, seqP99Ms: Number.NaN, concWritesPerSec: Number.NaN, failoverKillMs: Number.NaN, failoverStopMs: Number.NaN, watchP50Ms: Number.NaN, watchP99Ms: Number.NaN };
 
 async function main(): Promise<void> {
+  const floor = await measureFloor();
+  out(`floor: bare grpc-js unary round trip p50 ${floor.grpcUnaryP50Ms} ms, p99 ${floor.grpcUnaryP99Ms} ms; synced LevelDB batch p50 ${floor.levelSyncBatchP50Ms} ms, p99 ${floor.levelSyncBatchP99Ms} ms`);
   let fjord: Figures = SKIPPED;
   if (ONLY !== 'etcd') {
     const fjordSys = await FjordSystem.start();
@@ -598,7 +601,8 @@ async function main(): Promise<void> {
     const e = etcd[key];
     out(`| ${label} | ${fjord[key]} | ${e ?? 'n/a'} | ${ratio(fjord[key], e)} | ${target} |`);
   }
-  out(JSON.stringify({ fjord, etcd }));
+  out(`(floor on this machine, same run: a bare grpc-js unary call p50 ${floor.grpcUnaryP50Ms} ms, a synced LevelDB batch p50 ${floor.levelSyncBatchP50Ms} ms)`);
+  out(JSON.stringify({ fjord, etcd, floor }));
 }
 
 main().then(
