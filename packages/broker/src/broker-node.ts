@@ -5,44 +5,14 @@
  * leave through the `isrChannel`, topic admin and producer ids through the
  * `controlPlane`.
  */
-import type { Http2Session } from 'node:http2';
-import type { Server as NetServer, Socket } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { FjordError, formatAddress, grpcChannelOptions, loadFjordGrpc, parseAddress } from '@fjord/protocol';
+import { FjordError, formatAddress, grpcChannelOptions, loadFjordGrpc, parseAddress, tuneGrpcServerSockets } from '@fjord/protocol';
 import type { LogConfig } from '@fjord/storage';
 import { createBrokerService, type ControlPlane } from './broker-service.js';
 import type { BrokerConfig } from './config.js';
 import type { MetadataImage } from './metadata-image.js';
 import { ReplicaManager, type IsrChannel } from './replica-manager.js';
-
-/**
- * grpc-js sets TCP_NODELAY on client sockets but not on the ones its HTTP/2
- * server accepts, so small server writes (produce answers, replica fetch
- * responses on the acks=all path) can wait for the peer's delayed ACK. As in
- * coordinator-node.ts: reach the server's HTTP/2 listeners (a private field)
- * and set it on each accepted socket; if grpc-js changes, log and do nothing.
- * Same for the receive window: grpc-js ignores its server-side flow-control
- * option, so a produce of 1 MiB crawled through the 64 KiB HTTP/2 default in
- * window-update round trips (0.7 MiB produce p50 36 -> 29 ms, 2.9 MiB 114 ->
- * 64 ms, fjord dev on the loaded VM); a 16 MiB window, as clients use.
- */
-const SERVER_WINDOW_BYTES = 16 * 1024 * 1024;
-
-function disableNagle(server: Server, log: Logger): void {
-  const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
-  if (!(listeners instanceof Map)) {
-    log.warn('cannot set TCP_NODELAY on server sockets (grpc-js internals changed)');
-    return;
-  }
-  for (const http2Server of listeners.keys() as IterableIterator<NetServer>) {
-    http2Server.on('connection', (socket: Socket) => socket.setNoDelay(true));
-    http2Server.on('session', (session: Http2Session) => {
-      session.setLocalWindowSize(SERVER_WINDOW_BYTES);
-      session.settings({ initialWindowSize: SERVER_WINDOW_BYTES });
-    });
-  }
-}
 
 export interface BrokerNodeOptions {
   config: BrokerConfig;
@@ -123,7 +93,7 @@ export class BrokerNode {
         else resolve(port);
       });
     });
-    disableNagle(this.server, this.logger);
+    tuneGrpcServerSockets(this.server, { warn: (message) => this.logger.warn(message) });
     this.replicaManager.start();
     this.state = 'running';
     this.logger.info({ brokerId: this.id, listen: this.options.config.listen, port: this.boundPort }, 'broker listening');

@@ -6,9 +6,8 @@
  * loop), binds one gRPC server for both the Raft transport and the
  * Coordinator service, and starts the timers. `stop` undoes it in reverse.
  */
-import type { Server as NetServer, Socket } from 'node:net';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { FjordError, formatAddress, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
+import { FjordError, formatAddress, grpcChannelOptions, loadFjordGrpc, tuneGrpcServerSockets } from '@fjord/protocol';
 import type { NodeId } from '@fjord/raft';
 import type { Logger } from 'pino';
 import type { CoordinatorConfig } from './config.js';
@@ -16,24 +15,6 @@ import { LevelRaftStore } from './level-raft-store.js';
 import { MetadataMachine } from './metadata-machine.js';
 import { RaftNode } from './raft-node.js';
 import { CoordinatorService } from './coordinator-service.js';
-
-/**
- * grpc-js sets TCP_NODELAY on client sockets but not on the sockets its HTTP/2
- * server accepts, so small server writes (watch events, unary responses, stream
- * acks) can wait for the peer's delayed ACK (Nagle). grpc-js has no option for
- * it: reach the server's HTTP/2 listeners (a private field) and set it on each
- * accepted socket. If grpc-js changes the field, this logs and does nothing.
- */
-function disableNagle(server: Server, log: Logger): void {
-  const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
-  if (!(listeners instanceof Map)) {
-    log.warn('cannot set TCP_NODELAY on server sockets (grpc-js internals changed)');
-    return;
-  }
-  for (const http2Server of listeners.keys() as IterableIterator<NetServer>) {
-    http2Server.on('connection', (socket: Socket) => socket.setNoDelay(true));
-  }
-}
 
 export interface CoordinatorNodeOptions {
   readonly config: CoordinatorConfig;
@@ -112,7 +93,7 @@ export class CoordinatorNode {
         else resolve(port);
       });
     });
-    disableNagle(server, log);
+    tuneGrpcServerSockets(server, { warn: (message) => log.warn(message) });
     raft.start();
     service.start();
     log.info({ listen: config.listen, port: this.boundPort, id: config.id, dataDir: config.dataDir }, 'coordinator listening');

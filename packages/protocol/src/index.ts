@@ -13,3 +13,4 @@ export * from './varint.js';
 export * from './grpc-wire.js';
 export * from './proto.js';
 export * from './node-config.js';
+export * from './grpc-server-sockets.js';
