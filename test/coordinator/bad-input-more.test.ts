@@ -19,22 +19,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metadata, credentials, status, type ClientDuplexStream } from '@grpc/grpc-js';
 import { FjordError, Rng, fromServiceError, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
 import { waitFor } from '@fjord/testkit';
-import { CoordinatorCluster, registration, writeWithRetry, type CoordinatorClient, type StatusResponse } from './coordinator-cluster.js';
+import { CoordinatorCluster, failure, registration, writeWithRetry, type CoordinatorClient, type StatusResponse, type WireMetadata, type WirePartition } from './coordinator-cluster.js';
 
 const MAX_REQUEST_BYTES = 1024 * 1024 * 4;
 
-interface WirePartition {
-  partition: number;
-  leader: number;
-  leaderEpoch: number;
-  isr: number[];
-  partitionEpoch: number;
-}
-interface Md {
-  metadataVersion: string;
-  brokers: { brokerId: number; brokerEpoch: string; fenced: boolean }[];
-  topics: { name: string; topicId: string; partitions: WirePartition[] }[];
-}
+type Md = WireMetadata;
 interface ItemResult {
   errorCode: string;
 }
@@ -58,15 +47,6 @@ async function versions(): Promise<string> {
     },
     { timeoutMs: 10_000, what: 'every node at the same metadata version' },
   );
-}
-
-async function failure(p: Promise<unknown>): Promise<FjordError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FjordError);
-  return err as FjordError;
 }
 
 async function createTopics(topics: unknown[]): Promise<string[]> {

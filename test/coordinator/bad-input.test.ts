@@ -8,9 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metadata, credentials, status, type ClientDuplexStream } from '@grpc/grpc-js';
-import { FjordError, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
+import { grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
 import { waitFor } from '@fjord/testkit';
-import { CoordinatorCluster, registration, type CoordinatorClient, type StatusResponse } from './coordinator-cluster.js';
+import { CoordinatorCluster, failure, registration, type CoordinatorClient, type StatusResponse } from './coordinator-cluster.js';
 
 let cluster: CoordinatorCluster;
 let client: CoordinatorClient;
@@ -28,15 +28,6 @@ async function version(): Promise<string> {
 
 async function createTopics(topics: unknown[]): Promise<TopicResult[]> {
   return (await client.call<{ topics: TopicResult[] }>('CreateTopics', { topics })).topics;
-}
-
-async function failure(p: Promise<unknown>): Promise<FjordError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FjordError);
-  return err as FjordError;
 }
 
 beforeAll(async () => {

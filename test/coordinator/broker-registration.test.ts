@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FjordError } from '@fjord/protocol';
 import { ChildGroup, freePorts, waitFor, type ManagedChild } from '@fjord/testkit';
-import { CoordinatorCluster, FJORD_BIN, registration, writeWithRetry, type CoordinatorClient } from './coordinator-cluster.js';
+import { CoordinatorCluster, FJORD_BIN, failure, registration, writeWithRetry, type CoordinatorClient } from './coordinator-cluster.js';
 
 const SESSION_TIMEOUT_MS = 3_000;
 const HEARTBEAT_MS = 250;
@@ -39,15 +39,6 @@ async function metadata(): Promise<{ metadataVersion: string; brokers: WireBroke
 
 async function brokerRecord(id: number): Promise<WireBroker | undefined> {
   return (await metadata()).brokers.find((b) => b.brokerId === id);
-}
-
-async function failure(p: Promise<unknown>): Promise<FjordError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FjordError);
-  return err as FjordError;
 }
 
 beforeAll(async () => {

@@ -8,21 +8,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FjordError } from '@fjord/protocol';
 import { waitFor } from '@fjord/testkit';
-import { CoordinatorCluster, registration, writeWithRetry, type CoordinatorClient } from './coordinator-cluster.js';
+import { CoordinatorCluster, registration, writeWithRetry, type CoordinatorClient, type WireMetadata, type WirePartition } from './coordinator-cluster.js';
 
-interface WirePartition {
-  partition: number;
-  replicas: number[];
-  leader: number;
-  leaderEpoch: number;
-  isr: number[];
-  partitionEpoch: number;
-}
-interface Md {
-  metadataVersion: string;
-  brokers: { brokerId: number; brokerEpoch: string; fenced: boolean }[];
-  topics: { name: string; topicId: string; partitions: WirePartition[]; errorCode: string }[];
-}
+type Md = WireMetadata;
 
 let cluster: CoordinatorCluster | null = null;
 let heartbeats: NodeJS.Timeout | null = null;

@@ -200,3 +200,28 @@ export async function brokerIds(client: CoordinatorClient, allowStale: boolean):
   const md = await client.call<{ brokers: { brokerId: number }[] }>('GetMetadata', { allowStale }, 3_000);
   return new Set(md.brokers.map((b) => b.brokerId));
 }
+
+/** The error a call that must fail rejected with (asserted to be a FjordError). */
+export async function failure(p: Promise<unknown>): Promise<FjordError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof FjordError)) throw new Error(`expected a FjordError, got ${err === null ? 'success' : String(err)}`);
+  return err;
+}
+
+/** GetMetadata's answer as the tests read it (longs as strings). */
+export interface WirePartition {
+  partition: number;
+  replicas: number[];
+  leader: number;
+  leaderEpoch: number;
+  isr: number[];
+  partitionEpoch: number;
+}
+export interface WireMetadata {
+  metadataVersion: string;
+  brokers: { brokerId: number; brokerEpoch: string; fenced: boolean }[];
+  topics: { name: string; topicId: string; partitions: WirePartition[]; errorCode: string }[];
+}
