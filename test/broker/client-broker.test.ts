@@ -4,10 +4,11 @@
 // of a partition dies mid-load (the test moves leadership to an ISR member, as
 // the controller would) the producer refreshes metadata and retries without
 // losing, duplicating or reordering anything acknowledged.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FjordClient } from '@fjord/client';
 import { checkHistory, waitFor, type AckedRecord, type ConsumedRecord, nextTurn } from '@fjord/testkit';
-import { startTestCluster, type TestCluster } from '../../packages/broker/test/harness.js';
+import { startTestCluster } from '../../packages/broker/test/harness.js';
+import { closeAfterEach } from '../support/close-after-each.js';
 
 async function consumeAll(client: FjordClient, topic: string, partitions: number, expected: number): Promise<ConsumedRecord[]> {
   const consumer = client.consumer({ maxWaitMs: 100 });
@@ -23,20 +24,12 @@ async function consumeAll(client: FjordClient, topic: string, partitions: number
 }
 
 describe('client <-> brokers', () => {
-  let cluster: TestCluster | null = null;
-  let client: FjordClient | null = null;
-
-  afterEach(async () => {
-    await client?.close();
-    client = null;
-    await cluster?.close();
-    cluster = null;
-  });
+  const track = closeAfterEach();
 
   it('produces with batching and idempotence, consumes everything back in order', async () => {
-    cluster = await startTestCluster({ brokerIds: [1, 2, 3] });
+    const cluster = track(await startTestCluster({ brokerIds: [1, 2, 3] }));
     cluster.addTopic({ name: 'e2e', partitions: 3, replicas: [1, 2, 3], configs: { 'min.insync.replicas': '2' } });
-    client = new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(1) as number}`] });
+    const client = track(new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(1) as number}`] }));
     const producer = client.producer({ lingerMs: 2 });
     const acked: AckedRecord[] = [];
     const sends: Promise<void>[] = [];
@@ -61,9 +54,9 @@ describe('client <-> brokers', () => {
   });
 
   it('survives the partition leader dying under acks=all load: nothing acknowledged is lost, duplicated or reordered', async () => {
-    cluster = await startTestCluster({ brokerIds: [1, 2, 3], flags: { replicaLagTimeMaxMs: 500 } });
+    const cluster = track(await startTestCluster({ brokerIds: [1, 2, 3], flags: { replicaLagTimeMaxMs: 500 } }));
     cluster.addTopic({ name: 'fo', partitions: 1, replicas: [1, 2, 3], leader: 1, configs: { 'min.insync.replicas': '2' } });
-    client = new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(2) as number}`], requestTimeoutMs: 3_000 });
+    const client = track(new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(2) as number}`], requestTimeoutMs: 3_000 }));
     const producer = client.producer({ lingerMs: 1 });
     const acked: AckedRecord[] = [];
     const failed: string[] = [];

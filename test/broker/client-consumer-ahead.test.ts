@@ -5,25 +5,18 @@
 // Also: many one-record sends to one partition under acks=all leave in few
 // requests (the open batch keeps filling while a request is in flight) and
 // are all acknowledged in order.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FjordClient } from '@fjord/client';
-import { startTestCluster, type TestCluster } from '../../packages/broker/test/harness.js';
+import { startTestCluster } from '../../packages/broker/test/harness.js';
+import { closeAfterEach } from '../support/close-after-each.js';
 
 describe('client: fetch ahead, per-record sends', () => {
-  let cluster: TestCluster | null = null;
-  let client: FjordClient | null = null;
-
-  afterEach(async () => {
-    await client?.close();
-    client = null;
-    await cluster?.close();
-    cluster = null;
-  });
+  const track = closeAfterEach();
 
   it('a round fetched ahead and dropped moves no position; per-record sends are acknowledged in order', async () => {
-    cluster = await startTestCluster({ brokerIds: [1, 2, 3] });
+    const cluster = track(await startTestCluster({ brokerIds: [1, 2, 3] }));
     cluster.addTopic({ name: 'ahead', partitions: 1, replicas: [1, 2, 3], leader: 1, configs: { 'min.insync.replicas': '2' } });
-    client = new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(1) as number}`] });
+    const client = track(new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(1) as number}`] }));
     const producer = client.producer({ lingerMs: 0 });
     // 2,000 one-record sends at once: more than the 1,024 batches a produce may carry if each were its own batch.
     const sends = Array.from({ length: 2_000 }, (_, i) => producer.send({ topic: 'ahead', messages: [{ value: Buffer.from(`v${i}`) }] }));

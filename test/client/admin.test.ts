@@ -5,28 +5,21 @@
 // does not exist; an offline partition keeps its placement and says why its
 // offsets are missing instead of failing the whole description; a dead
 // address in the bootstrap list is skipped.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FjordClient } from '@fjord/client';
 import { isFjordError } from '@fjord/protocol';
 import { freePorts } from '@fjord/testkit';
-import { startTestCluster, type TestCluster } from '../../packages/broker/test/harness.js';
+import { startTestCluster } from '../../packages/broker/test/harness.js';
+import { closeAfterEach } from '../support/close-after-each.js';
 
 describe('Admin: list and describe topics', () => {
-  let cluster: TestCluster | null = null;
-  let client: FjordClient | null = null;
-
-  afterEach(async () => {
-    await client?.close();
-    client = null;
-    await cluster?.close();
-    cluster = null;
-  });
+  const track = closeAfterEach();
 
   it('lists topics sorted, describes placement and offsets, and types the unknown topic', async () => {
-    cluster = await startTestCluster({ brokerIds: [1, 2] });
+    const cluster = track(await startTestCluster({ brokerIds: [1, 2] }));
     cluster.addTopic({ name: 'zeta', partitions: 1, replicas: [1] });
     cluster.addTopic({ name: 'alpha', partitions: 2, replicas: [1, 2] });
-    client = new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(1) as number}`], requestTimeoutMs: 5_000 });
+    const client = track(new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(1) as number}`], requestTimeoutMs: 5_000 }));
     const admin = client.admin();
 
     const topics = await admin.listTopics();
@@ -52,10 +45,10 @@ describe('Admin: list and describe topics', () => {
   });
 
   it('describes an offline partition with its placement and the reason its offsets are missing', async () => {
-    cluster = await startTestCluster({ brokerIds: [1] });
+    const cluster = track(await startTestCluster({ brokerIds: [1] }));
     cluster.addTopic({ name: 'off', partitions: 2, replicas: [1] });
     cluster.setPartition('off', 1, { leader: -1, isr: [] });
-    client = new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(1) as number}`], requestTimeoutMs: 5_000 });
+    const client = track(new FjordClient({ bootstrap: [`127.0.0.1:${cluster.ports.get(1) as number}`], requestTimeoutMs: 5_000 }));
     const d = await client.admin().describeTopic('off');
     expect(d.partitions[0]).toMatchObject({ partition: 0, leaderId: 1, earliestOffset: 0, latestOffset: 0, offsetsError: null });
     expect(d.partitions[1]).toMatchObject({ partition: 1, leaderId: -1, isr: [], earliestOffset: null, latestOffset: null });
@@ -63,15 +56,14 @@ describe('Admin: list and describe topics', () => {
   });
 
   it('goes past a dead bootstrap address to a live one, and says NETWORK_EXCEPTION when none answers', async () => {
-    cluster = await startTestCluster({ brokerIds: [1] });
+    const cluster = track(await startTestCluster({ brokerIds: [1] }));
     cluster.addTopic({ name: 'reach', partitions: 1, replicas: [1] });
     const [deadA, deadB] = await freePorts(2);
-    client = new FjordClient({ bootstrap: [`127.0.0.1:${deadA as number}`, `127.0.0.1:${cluster.ports.get(1) as number}`], requestTimeoutMs: 5_000 });
+    const client = track(new FjordClient({ bootstrap: [`127.0.0.1:${deadA as number}`, `127.0.0.1:${cluster.ports.get(1) as number}`], requestTimeoutMs: 5_000 }));
     expect((await client.admin().listTopics()).map((t) => t.name)).toEqual(['reach']);
     expect((await client.admin().describeTopic('reach')).partitions).toHaveLength(1);
-    await client.close();
-    client = new FjordClient({ bootstrap: [`127.0.0.1:${deadA as number}`, `127.0.0.1:${deadB as number}`], requestTimeoutMs: 5_000 });
-    const err = await client.admin().listTopics().then(
+    const deadOnly = track(new FjordClient({ bootstrap: [`127.0.0.1:${deadA as number}`, `127.0.0.1:${deadB as number}`], requestTimeoutMs: 5_000 }));
+    const err = await deadOnly.admin().listTopics().then(
       () => null,
       (e: unknown) => e,
     );
