@@ -57,6 +57,12 @@ function killGroup(c: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** Signals one node's process group (both systems run each node as its own group). */
+function signalNode(procs: ReadonlyMap<number, ChildProcess>, node: number, signal: NodeJS.Signals): void {
+  const p = procs.get(node);
+  if (p !== undefined) killGroup(p, signal);
+}
+
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -212,18 +218,15 @@ class FjordSystem implements System {
   }
 
   kill(node: number): void {
-    const p = this.procs.get(node);
-    if (p !== undefined) killGroup(p, 'SIGKILL');
+    signalNode(this.procs, node, 'SIGKILL');
   }
 
   pause(node: number): void {
-    const p = this.procs.get(node);
-    if (p !== undefined) killGroup(p, 'SIGSTOP');
+    signalNode(this.procs, node, 'SIGSTOP');
   }
 
   resume(node: number): void {
-    const p = this.procs.get(node);
-    if (p !== undefined) killGroup(p, 'SIGCONT');
+    signalNode(this.procs, node, 'SIGCONT');
   }
 
   async restart(node: number): Promise<void> {
@@ -353,18 +356,15 @@ class EtcdSystem implements System {
   }
 
   kill(node: number): void {
-    const p = this.procs.get(node);
-    if (p !== undefined) killGroup(p, 'SIGKILL');
+    signalNode(this.procs, node, 'SIGKILL');
   }
 
   pause(node: number): void {
-    const p = this.procs.get(node);
-    if (p !== undefined) killGroup(p, 'SIGSTOP');
+    signalNode(this.procs, node, 'SIGSTOP');
   }
 
   resume(node: number): void {
-    const p = this.procs.get(node);
-    if (p !== undefined) killGroup(p, 'SIGCONT');
+    signalNode(this.procs, node, 'SIGCONT');
   }
 
   async restart(node: number): Promise<void> {
