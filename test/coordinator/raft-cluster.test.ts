@@ -52,6 +52,12 @@ describe('coordinator raft cluster (3 processes)', () => {
     const follower = cluster.voterIds.find((id) => id !== leader) as number;
     await cluster.client(follower).call('RegisterBroker', registration(100));
     acked.push(100);
+    // A linearizable read on a follower (ReadIndex there, no waiting) sees every write acknowledged before it.
+    for (let id = 200; id < 220; id++) {
+      await cluster.client(leader).call('RegisterBroker', registration(id));
+      acked.push(id);
+      expect((await brokerIds(cluster.client(follower), false)).has(id)).toBe(true);
+    }
 
     await cluster.kill(leader);
     const next = await cluster.waitForLeader({ not: leader });

@@ -222,7 +222,7 @@ export class CoordinatorService {
       AlterPartition: write('AlterPartition', (r) => this.alterPartition(r)),
       ElectLeaders: write('ElectLeaders', (r) => this.electLeaders(r)),
       AllocateProducerIds: write('AllocateProducerIds', (r) => this.allocateProducerIds(r)),
-      GetMetadata: unary('GetMetadata', (r, md) => this.getMetadata(r, md)),
+      GetMetadata: unary('GetMetadata', (r) => this.getMetadata(r)),
       BrokerSession: (call: ServerDuplexStream<unknown, unknown>) => this.brokerSession(call),
       WatchMetadata: (call: ServerWritableStream<unknown, unknown>) => this.watchMetadata(call),
       Status: unary('Status', async () => this.statusResponse()),
@@ -527,26 +527,24 @@ export class CoordinatorService {
 
   // ------------------------------------------------------------------ reads
 
-  private async getMetadata(request: unknown, metadata: Metadata): Promise<unknown> {
+  private async getMetadata(request: unknown): Promise<unknown> {
     const parsed = getMetadataFromWire(request);
-    if (!parsed.allowStale) {
-      if (!this.node.isLeader) return this.forward('GetMetadata', request, metadata);
-      await this.node.readIndex();
-    }
+    // Linearizable on any node (ReadIndex, thesis §6.4): a follower asks the
+    // leader for its commit index and answers from its own copy once applied,
+    // so reads spread over the cluster instead of all landing on the leader.
+    if (!parsed.allowStale) await this.linearizable();
     const image = imageToWire(this.node.machine.state, parsed.topics);
     return { metadataVersion: image.metadataVersion, brokers: image.brokers, topics: image.topics, leaderNodeId: this.node.softState.leaderId, clusterId: this.config.clusterId };
   }
 
-  /** A follower's linearizable starting point: the leader's commit index, then wait to apply it. */
-  private async catchUpWithLeader(): Promise<void> {
-    if (this.node.isLeader) {
+  /** ReadIndex here, with the leader's address on RAFT_NOT_LEADER so a client can go there. */
+  private async linearizable(): Promise<void> {
+    try {
       await this.node.readIndex();
-      return;
+    } catch (err) {
+      if (isFjordError(err, 'RAFT_NOT_LEADER')) throw this.notLeader();
+      throw err;
     }
-    const status = (await this.forward('Status', {}, new Metadata())) as { commitIndex?: unknown };
-    const commit = Number(status.commitIndex ?? 0);
-    if (!Number.isSafeInteger(commit)) throw new FjordError('UNKNOWN_SERVER_ERROR', 'leader status has no commit index');
-    await this.node.waitApplied(commit);
   }
 
   private watchMetadata(call: ServerWritableStream<unknown, unknown>): void {
@@ -601,7 +599,7 @@ export class CoordinatorService {
     call.on('cancelled', close);
     call.on('close', close);
     call.on('error', close);
-    const start = parsed.allowStale ? Promise.resolve() : this.catchUpWithLeader();
+    const start = parsed.allowStale ? Promise.resolve() : this.linearizable();
     start.then(
       () => {
         if (!this.watchers.has(call)) return;
