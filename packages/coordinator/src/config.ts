@@ -36,6 +36,8 @@ export type { ConfigSources, PeerAddress } from '@fjord/protocol';
 
 const MiB = 1024 * 1024;
 const U32_MAX = 0xffff_ffff;
+/** Room in one SendSnapshot message for everything but the chunk's data (ids, offsets, the first chunk's Raft message). */
+export const SNAPSHOT_CHUNK_FRAMING_BYTES = 64 * 1024;
 
 /** A default of null means required. */
 export const COORDINATOR_CONFIG = {
@@ -55,6 +57,9 @@ export const COORDINATOR_CONFIG = {
   snapshotEveryEntries: { type: 'int', default: 10_000, min: 10, max: 10_000_000, doc: 'Take a metadata snapshot and compact the log after this many applied entries', env: 'FJORD_COORDINATOR_SNAPSHOT_EVERY_ENTRIES', flag: '--snapshot-every-entries' },
   snapshotCatchUpEntries: { type: 'int', default: 5_000, min: 0, max: 10_000_000, doc: 'Entries kept behind a snapshot so slightly slow followers catch up without one (etcd\'s snapshot-catchup-entries)', env: 'FJORD_COORDINATOR_SNAPSHOT_CATCH_UP_ENTRIES', flag: '--snapshot-catch-up-entries' },
   maxRequestBytes: { type: 'int', default: 4 * MiB, min: 64 * 1024, max: 256 * MiB, doc: 'Largest gRPC message accepted or sent, in bytes; larger requests are refused', env: 'FJORD_COORDINATOR_MAX_REQUEST_BYTES', flag: '--max-request-bytes' },
+  snapshotChunkBytes: { type: 'int', default: 1 * MiB, min: 1024, max: 64 * MiB, doc: 'Raft snapshot bytes per message on the SendSnapshot stream to a peer; at most maxRequestBytes minus 64 KiB', env: 'FJORD_COORDINATOR_SNAPSHOT_CHUNK_BYTES', flag: '--snapshot-chunk-bytes' },
+  maxSnapshotBytes: { type: 'int', default: 1024 * MiB, min: 1 * MiB, max: 2047 * MiB, doc: 'Largest Raft snapshot accepted from peers, in bytes (all snapshots being received at once together); a larger one is refused (MESSAGE_TOO_LARGE)', env: 'FJORD_COORDINATOR_MAX_SNAPSHOT_BYTES', flag: '--max-snapshot-bytes' },
+  snapshotTimeoutMs: { type: 'int', default: 60_000, min: 100, max: 3_600_000, doc: 'Deadline for one whole Raft snapshot transfer between peers (sending and receiving), in milliseconds', env: 'FJORD_COORDINATOR_SNAPSHOT_TIMEOUT_MS', flag: '--snapshot-timeout-ms' },
   requestTimeoutMs: { type: 'int', default: 5_000, min: 10, max: 600_000, doc: 'How long a write waits to commit before REQUEST_TIMED_OUT, in milliseconds', env: 'FJORD_COORDINATOR_REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms' },
   brokerSessionTimeoutMs: { type: 'int', default: 9_000, min: 100, max: 3_600_000, doc: 'A broker without a heartbeat for this long is fenced (Kafka\'s broker.session.timeout.ms)', env: 'FJORD_COORDINATOR_BROKER_SESSION_TIMEOUT_MS', flag: '--broker-session-timeout-ms' },
   brokerHeartbeatIntervalMs: { type: 'int', default: 2_000, min: 10, max: 600_000, doc: 'Heartbeat interval brokers are told to use (Kafka\'s broker.heartbeat.interval.ms); below the session timeout', env: 'FJORD_COORDINATOR_BROKER_HEARTBEAT_INTERVAL_MS', flag: '--broker-heartbeat-interval-ms' },
@@ -100,6 +105,13 @@ function crossCheck(config: CoordinatorConfig): CoordinatorConfig {
   }
   if (config.maxRequestBytes < METADATA_LIMITS.maxCommandBytes) {
     fail(`maxRequestBytes (${config.maxRequestBytes}) must be at least the largest command (${METADATA_LIMITS.maxCommandBytes})`, ['maxRequestBytes']);
+  }
+  if (config.snapshotChunkBytes + SNAPSHOT_CHUNK_FRAMING_BYTES > config.maxRequestBytes) {
+    // A chunk is one gRPC message: the first also carries the encoded InstallSnapshot message (its conf lists).
+    fail(`snapshotChunkBytes (${config.snapshotChunkBytes}) must be at least ${SNAPSHOT_CHUNK_FRAMING_BYTES} bytes below maxRequestBytes (${config.maxRequestBytes})`, [
+      'snapshotChunkBytes',
+      'maxRequestBytes',
+    ]);
   }
   const self = config.peers.find((p) => p.id === config.id);
   if (self === undefined) return fail(`id ${config.id} is not in peers`, ['id', 'peers']);
