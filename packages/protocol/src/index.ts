@@ -14,3 +14,4 @@ export * from './grpc-wire.js';
 export * from './proto.js';
 export * from './node-config.js';
 export * from './grpc-server-sockets.js';
+export * from './coordinator-pipeline.js';
