@@ -15,12 +15,28 @@
  * does not decode or fails the core's checks is counted and dropped (and its
  * batch acked with CORRUPT_MESSAGE). Clean batches are acked sparsely
  * (CLEAN_ACK_EVERY_BATCHES).
+ *
+ * Snapshots (InstallSnapshot) never travel on `Stream`: every one, small or
+ * large, goes in chunks over `SendSnapshot` (snapshot-sender.ts, its own call
+ * and connection; snapshot-receiver.ts reassembles and checks it). Always
+ * chunked rather than inline below some size: one code path, exercised by
+ * every snapshot (the small ones of the far-behind test included); a RaftBatch
+ * stays bounded by maxRaftMsgBytes whatever the metadata size, so a snapshot
+ * above maxRequestBytes no longer cuts a node off; and a snapshot never sits
+ * in front of heartbeats on the Stream. The cost, one more call per snapshot,
+ * is nothing next to how rarely snapshots are sent. One snapshot in flight per
+ * peer each way: a newer one to a peer cancels the older (only the newer
+ * reports to Raft), and a newer one from a peer drops the older partial one.
+ * All snapshots being received at once are bounded together by
+ * maxSnapshotBytes, and each transfer by a deadline on both sides.
  */
 import { Metadata, credentials, type ChannelOptions, type Client, type ClientDuplexStream, type ServerDuplexStream, type ServerReadableStream, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import { assert, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
-import type { NodeId, RaftMessage } from '@fjord/raft';
+import type { InstallSnapshotMsg, NodeId, RaftMessage } from '@fjord/raft';
 import type { Logger } from 'pino';
 import { decodeRaftMessage, encodeRaftMessage } from './raft-codec.js';
+import { SnapshotReceiver, type SnapshotRefusal } from './snapshot-receiver.js';
+import { SnapshotSend, type SnapshotSendResult } from './snapshot-sender.js';
 
 /**
  * Channel options between coordinator nodes: grpc-js's default reconnect
@@ -33,6 +49,18 @@ import { decodeRaftMessage, encodeRaftMessage } from './raft-codec.js';
 export function peerChannelOptions(maxMessageBytes: number): ChannelOptions {
   return { ...grpcChannelOptions(maxMessageBytes), 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 250 };
 }
+
+/** Chunked snapshot transfer (config.ts: snapshotChunkBytes, maxSnapshotBytes, snapshotTimeoutMs). */
+export interface SnapshotTransferOptions {
+  /** Snapshot data bytes per SendSnapshot message. */
+  readonly chunkBytes: number;
+  /** Bound on the snapshots this node is receiving at once, summed over their total_bytes. */
+  readonly maxSnapshotBytes: number;
+  /** Deadline for one transfer, on the sending and on the receiving side. */
+  readonly timeoutMs: number;
+}
+
+export const DEFAULT_SNAPSHOT_TRANSFER: SnapshotTransferOptions = Object.freeze({ chunkBytes: 1024 * 1024, maxSnapshotBytes: 1024 * 1024 * 1024, timeoutMs: 60_000 });
 
 /** A clean batch is acked when it is the first on its stream, then one in this many. Drops are always acked. */
 export const CLEAN_ACK_EVERY_BATCHES = 64;
@@ -50,6 +78,8 @@ export interface RaftTransportOptions {
   readonly onMessage: (message: RaftMessage) => void;
   readonly onUnreachable: (id: NodeId) => void;
   readonly onSnapshotSent: (id: NodeId, ok: boolean) => void;
+  /** Defaults to DEFAULT_SNAPSHOT_TRANSFER. */
+  readonly snapshot?: SnapshotTransferOptions;
   /** Backoff bounds for re-opening a peer's stream, in milliseconds. */
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
@@ -63,6 +93,16 @@ export interface TransportStats {
   messagesReceived: number;
   garbageDropped: number;
   streamsOpened: number;
+  /** Snapshot transfers started to peers, and how they ended (acked ok / anything else). */
+  snapshotsSent: number;
+  snapshotsSendOk: number;
+  snapshotsSendFailed: number;
+  snapshotChunksSent: number;
+  /** Snapshots received whole and handed to Raft; every chunk seen; transfers refused or dropped. */
+  snapshotsReceived: number;
+  snapshotChunksReceived: number;
+  snapshotBytesReceived: number;
+  snapshotsRefused: number;
 }
 
 interface WireBatch {
@@ -83,10 +123,41 @@ interface PeerLink {
   retryAtMs: number;
 }
 
+interface OutboundSnapshot {
+  readonly send: SnapshotSend;
+  /** Tracked (STYLE.md H.9): settles when the transfer ended; never rejects. */
+  readonly done: Promise<void>;
+}
+
+interface InboundSnapshot {
+  readonly totalBytes: number;
+  readonly abort: (refusal: SnapshotRefusal) => void;
+}
+
 export class GrpcRaftTransport {
-  readonly stats: TransportStats = { batchesSent: 0, messagesSent: 0, messagesDroppedSend: 0, batchesReceived: 0, messagesReceived: 0, garbageDropped: 0, streamsOpened: 0 };
+  readonly stats: TransportStats = {
+    batchesSent: 0,
+    messagesSent: 0,
+    messagesDroppedSend: 0,
+    batchesReceived: 0,
+    messagesReceived: 0,
+    garbageDropped: 0,
+    streamsOpened: 0,
+    snapshotsSent: 0,
+    snapshotsSendOk: 0,
+    snapshotsSendFailed: 0,
+    snapshotChunksSent: 0,
+    snapshotsReceived: 0,
+    snapshotChunksReceived: 0,
+    snapshotBytesReceived: 0,
+    snapshotsRefused: 0,
+  };
   private readonly peers = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<ServerDuplexStream<unknown, unknown>>();
+  /** At most one snapshot in flight per peer, each way. */
+  private readonly outboundSnapshots = new Map<NodeId, OutboundSnapshot>();
+  private readonly inboundSnapshots = new Map<NodeId, InboundSnapshot>();
+  private readonly snapshotOptions: SnapshotTransferOptions;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
   private closed = false;
@@ -94,26 +165,108 @@ export class GrpcRaftTransport {
   constructor(private readonly options: RaftTransportOptions) {
     this.minBackoffMs = options.minBackoffMs ?? 20;
     this.maxBackoffMs = options.maxBackoffMs ?? 1000;
+    this.snapshotOptions = options.snapshot ?? DEFAULT_SNAPSHOT_TRANSFER;
     assert(this.minBackoffMs > 0 && this.maxBackoffMs >= this.minBackoffMs, 'transport backoff bounds');
+    const snap = this.snapshotOptions;
+    assert(Number.isSafeInteger(snap.chunkBytes) && snap.chunkBytes > 0 && snap.chunkBytes < options.maxMessageBytes, 'snapshot chunkBytes must fit a gRPC message');
+    assert(Number.isSafeInteger(snap.maxSnapshotBytes) && snap.maxSnapshotBytes > 0 && snap.timeoutMs > 0, 'snapshot transfer bounds');
   }
 
   /** Server handlers for `fjord.v1.RaftTransport`. */
   handlers(): UntypedServiceImplementation {
     return {
       Stream: (call: ServerDuplexStream<unknown, unknown>) => this.serveStream(call),
-      SendSnapshot: (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        // Snapshots travel inline on Stream (coordinator metadata is small); this RPC is reserved.
-        let answered = false;
-        const answer = (): void => {
-          if (answered) return;
-          answered = true;
-          callback(null, { errorCode: 'INVALID_REQUEST', errorMessage: 'snapshots travel on Stream in this version', receivedBytes: 0 });
-        };
-        call.on('data', () => undefined);
-        call.on('end', answer);
-        call.on('error', answer);
-      },
+      SendSnapshot: (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => this.serveSnapshot(call, callback),
     };
+  }
+
+  /**
+   * One inbound snapshot transfer: chunks are checked as they arrive
+   * (snapshot-receiver.ts); the first violation answers the SnapshotAck with
+   * its catalog code and drops the rest of the call. A complete snapshot is
+   * stepped like a message from the Stream and then acked, so the sender's
+   * ok means Raft here has it.
+   */
+  private serveSnapshot(call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>): void {
+    const log = this.options.logger;
+    const receiver = new SnapshotReceiver({ selfId: this.options.selfId, clusterId: this.options.clusterId });
+    let answered = false;
+    let slot: InboundSnapshot | null = null;
+    const release = (): void => {
+      clearTimeout(deadline);
+      if (slot !== null && this.inboundSnapshots.get(receiver.sender) === slot) this.inboundSnapshots.delete(receiver.sender);
+      slot = null;
+    };
+    /** null: the snapshot was delivered. */
+    const answer = (refusal: SnapshotRefusal | null): void => {
+      if (answered) return;
+      answered = true;
+      release();
+      if (refusal !== null) {
+        receiver.refuse(refusal);
+        this.stats.snapshotsRefused++;
+        log.info({ from: receiver.sender, code: refusal.code, reason: refusal.message, receivedBytes: receiver.received, chunks: receiver.chunksReceived }, 'raft snapshot refused');
+      }
+      callback(null, { errorCode: refusal?.code ?? '', errorMessage: refusal?.message ?? '', receivedBytes: receiver.received });
+    };
+    const deliver = (): void => {
+      const finished = receiver.finish();
+      if ('refusal' in finished) {
+        answer(finished.refusal);
+        return;
+      }
+      this.stats.snapshotsReceived++;
+      this.stats.snapshotBytesReceived += receiver.received;
+      log.info({ from: receiver.sender, bytes: receiver.received, chunks: receiver.chunksReceived }, 'raft snapshot received');
+      if (!this.closed) this.options.onMessage(finished.message);
+      answer(null);
+    };
+    const deadline = setTimeout(() => answer({ code: 'REQUEST_TIMED_OUT', message: `snapshot transfer not complete after ${this.snapshotOptions.timeoutMs} ms` }), this.snapshotOptions.timeoutMs);
+    call.on('data', (raw: unknown) => {
+      if (answered) return;
+      this.stats.snapshotChunksReceived++;
+      const outcome = receiver.accept(raw);
+      switch (outcome.kind) {
+        case 'refused':
+          answer(outcome.refusal);
+          return;
+        case 'more':
+          return;
+        case 'complete':
+          deliver();
+          return;
+        case 'header': {
+          const { from, totalBytes } = outcome.header;
+          // A newer snapshot from the same peer replaces the older one (the sender cancelled it).
+          this.inboundSnapshots.get(from)?.abort({ code: 'INVALID_REQUEST', message: 'superseded by a newer snapshot from the same peer' });
+          let inFlightBytes = 0;
+          for (const other of this.inboundSnapshots.values()) inFlightBytes += other.totalBytes;
+          if (inFlightBytes + totalBytes > this.snapshotOptions.maxSnapshotBytes) {
+            answer({ code: 'MESSAGE_TOO_LARGE', message: `snapshot of ${totalBytes} bytes (${inFlightBytes} more being received) exceeds maxSnapshotBytes ${this.snapshotOptions.maxSnapshotBytes}` });
+            return;
+          }
+          slot = { totalBytes, abort: (refusal) => answer(refusal) };
+          this.inboundSnapshots.set(from, slot);
+          if (outcome.complete) deliver();
+          return;
+        }
+      }
+    });
+    call.on('end', () => {
+      // A half-close before the last chunk: truncated (finish() refuses it).
+      if (!answered) deliver();
+    });
+    const dropped = (): void => {
+      // The sender cancelled or the connection broke: there is no one to answer.
+      if (answered) return;
+      answered = true;
+      release();
+      receiver.refuse({ code: 'NETWORK_EXCEPTION', message: 'snapshot call cancelled' });
+      this.stats.snapshotsRefused++;
+      log.debug({ from: receiver.sender, receivedBytes: receiver.received }, 'raft snapshot call dropped');
+    };
+    call.on('cancelled', dropped);
+    call.on('error', dropped);
   }
 
   private serveStream(call: ServerDuplexStream<unknown, unknown>): void {
@@ -180,7 +333,13 @@ export class GrpcRaftTransport {
       else list.push(m);
     }
     const nowMs = Date.now();
-    for (const [to, list] of byPeer) {
+    for (const [to, all] of byPeer) {
+      const list: RaftMessage[] = [];
+      for (const m of all) {
+        if (m.type === 'InstallSnapshot') this.sendSnapshot(m);
+        else list.push(m);
+      }
+      if (list.length === 0) continue;
       const stream = this.streamFor(to, nowMs);
       if (stream === null) {
         this.dropped(to, list);
@@ -189,12 +348,9 @@ export class GrpcRaftTransport {
       const link = this.peers.get(to) as PeerLink;
       link.sequence++;
       const encoded = list.map(encodeRaftMessage);
-      const snapshots = list.filter((m) => m.type === 'InstallSnapshot').length;
       this.stats.batchesSent++;
       this.stats.messagesSent += list.length;
-      stream.write({ clusterId: this.options.clusterId, from: this.options.selfId, to, messages: encoded, sequence: link.sequence }, (err: unknown) => {
-        if (snapshots > 0) this.options.onSnapshotSent(to, err === undefined || err === null);
-      });
+      stream.write({ clusterId: this.options.clusterId, from: this.options.selfId, to, messages: encoded, sequence: link.sequence });
       if (stream.writableLength > this.options.maxBufferedBytes) {
         this.options.logger.info({ peer: to, bufferedBytes: stream.writableLength }, 'raft stream backed up; reconnecting');
         this.resetLink(link, nowMs);
@@ -205,7 +361,56 @@ export class GrpcRaftTransport {
   private dropped(to: NodeId, list: readonly RaftMessage[]): void {
     this.stats.messagesDroppedSend += list.length;
     this.options.onUnreachable(to);
-    for (const m of list) if (m.type === 'InstallSnapshot') this.options.onSnapshotSent(to, false);
+  }
+
+  /** Starts a chunked transfer (snapshot-sender.ts); its outcome reaches Raft through onSnapshotSent. */
+  private sendSnapshot(m: InstallSnapshotMsg): void {
+    const to = m.to;
+    const address = this.options.addressOf(to);
+    // A newer snapshot for the peer replaces the one in flight: only the newer reports.
+    const previous = this.outboundSnapshots.get(to);
+    if (previous !== undefined) {
+      this.outboundSnapshots.delete(to);
+      previous.send.cancel();
+    }
+    if (address === undefined) {
+      this.stats.snapshotsSendFailed++;
+      this.options.onSnapshotSent(to, false);
+      return;
+    }
+    const send = new SnapshotSend(m, {
+      clusterId: this.options.clusterId,
+      selfId: this.options.selfId,
+      address,
+      chunkBytes: this.snapshotOptions.chunkBytes,
+      timeoutMs: this.snapshotOptions.timeoutMs,
+      channelOptions: peerChannelOptions(this.options.maxMessageBytes),
+    });
+    this.stats.snapshotsSent++;
+    this.options.logger.info({ peer: to, index: m.snapshot.meta.index, term: m.snapshot.meta.term, bytes: m.snapshot.data.byteLength }, 'raft snapshot sending');
+    const done = send.run().then(
+      (result) => this.snapshotSent(send, result),
+      (err: unknown) => {
+        // run() resolves on every network outcome; a rejection is a bug in this process.
+        this.options.logger.error({ peer: to, err: err instanceof Error ? err.message : String(err) }, 'raft snapshot send failed unexpectedly');
+        this.snapshotSent(send, { ok: false, errorCode: 'UNKNOWN_SERVER_ERROR', errorMessage: String(err), bytes: 0, chunks: 0, elapsedMs: 0 });
+      },
+    );
+    this.outboundSnapshots.set(to, { send, done });
+  }
+
+  private snapshotSent(send: SnapshotSend, result: SnapshotSendResult): void {
+    const to = send.peer;
+    this.stats.snapshotChunksSent += result.chunks;
+    // Superseded by a newer snapshot, or the transport closed: nothing to report.
+    if (this.outboundSnapshots.get(to)?.send !== send) return;
+    this.outboundSnapshots.delete(to);
+    if (result.ok) this.stats.snapshotsSendOk++;
+    else this.stats.snapshotsSendFailed++;
+    const fields = { peer: to, ok: result.ok, bytes: result.bytes, chunks: result.chunks, elapsedMs: result.elapsedMs, code: result.errorCode, reason: result.errorMessage };
+    if (result.ok) this.options.logger.info(fields, 'raft snapshot sent');
+    else this.options.logger.warn(fields, 'raft snapshot not sent');
+    if (!this.closed) this.options.onSnapshotSent(to, result.ok);
   }
 
   private streamFor(to: NodeId, nowMs: number): ClientDuplexStream<WireBatch, unknown> | null {
@@ -270,6 +475,10 @@ export class GrpcRaftTransport {
     }
     for (const call of this.inbound) call.end();
     this.inbound.clear();
+    for (const out of this.outboundSnapshots.values()) out.send.cancel();
+    this.outboundSnapshots.clear();
+    for (const slot of [...this.inboundSnapshots.values()]) slot.abort({ code: 'COORDINATOR_NOT_AVAILABLE', message: 'node stopping' });
+    this.inboundSnapshots.clear();
   }
 }
 
