@@ -27,7 +27,7 @@ import { RawNode, type ConfChange, type ConfState, type CoreLogger, type Entry, 
 import type { Logger } from 'pino';
 import type { EntryOutcome, MetadataMachine } from './metadata-machine.js';
 import type { LevelRaftStore } from './level-raft-store.js';
-import { GrpcRaftTransport } from './grpc-raft-transport.js';
+import { GrpcRaftTransport, type SnapshotTransferOptions } from './grpc-raft-transport.js';
 
 export const ADDRESS_ENTRY_FORMAT = 0xa1;
 export const SNAPSHOT_ENVELOPE_FORMAT = 0xb1;
@@ -54,6 +54,8 @@ export interface RaftNodeOptions {
   readonly maxRequestBytes: number;
   readonly snapshotEveryEntries: number;
   readonly snapshotCatchUpEntries: number;
+  /** Chunked snapshot transfer to and from peers (the transport's defaults when absent). */
+  readonly snapshotTransfer?: SnapshotTransferOptions;
   readonly requestTimeoutMs: number;
   readonly logger: Logger;
   /** Called once on a broken invariant (the node must go down: STYLE.md D). */
@@ -189,6 +191,7 @@ export class RaftNode {
       onUnreachable: (id) => {
         if (!this.stopped) this.raw.reportUnreachable(id);
       },
+      ...(options.snapshotTransfer === undefined ? {} : { snapshot: options.snapshotTransfer }),
       onSnapshotSent: (id, ok) => {
         if (!this.stopped) {
           this.raw.reportSnapshot(id, ok);
