@@ -75,6 +75,7 @@ export class CoordinatorNode {
       maxRequestBytes: config.maxRequestBytes,
       snapshotEveryEntries: config.snapshotEveryEntries,
       snapshotCatchUpEntries: config.snapshotCatchUpEntries,
+      snapshotTransfer: { chunkBytes: config.snapshotChunkBytes, maxSnapshotBytes: config.maxSnapshotBytes, timeoutMs: config.snapshotTimeoutMs },
       requestTimeoutMs: config.requestTimeoutMs,
       logger,
       onFatal: this.options.onFatal,
