@@ -1,12 +1,13 @@
 // Goal: every Raft message and entry survives the codec unchanged (golden
-// shapes per message type), and garbage from the network (wrong format byte,
-// broken JSON, wrong types, bad base64, misaddressed or malformed messages,
-// random bytes and mutations of valid encodings) decodes to a dropped
-// message with a reason, never an exception.
+// shapes per message type), v1 (JSON) encodings written by an older node
+// still decode, and garbage from the network (wrong format byte, broken
+// JSON, wrong types, bad base64, lying lengths in the binary v2 layout,
+// misaddressed or malformed messages, random bytes and mutations of valid
+// encodings) decodes to a dropped message with a reason, never an exception.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@fjord/protocol';
 import type { RaftMessage } from '@fjord/raft';
-import { decodeEntry, decodeRaftMessage, encodeEntry, encodeRaftMessage } from '../src/raft-codec.js';
+import { decodeEntry, decodeEntryBlock, decodeRaftMessage, encodeEntry, encodeEntryBlock, encodeJsonValue, encodeRaftMessage, entryToJson } from '../src/raft-codec.js';
 
 const data = new Uint8Array([1, 2, 3, 250]);
 const messages: RaftMessage[] = [
@@ -46,6 +47,57 @@ describe('raft codec', () => {
   it('round-trips entries', () => {
     const e = { type: 'Normal' as const, index: 9, term: 2, data };
     expect(decodeEntry(encodeEntry(e))).toEqual(e);
+  });
+
+  it('round-trips entry blocks, and decodes v1 (JSON) entries and AppendEntries from older nodes', () => {
+    const ae = messages[2] as Extract<RaftMessage, { type: 'AppendEntries' }>;
+    expect(decodeEntryBlock(encodeEntryBlock(ae.entries))).toEqual(ae.entries);
+    expect(decodeEntryBlock(encodeEntryBlock([]))).toEqual([]);
+    for (const e of ae.entries) expect(decodeEntry(encodeJsonValue(entryToJson(e)))).toEqual(e);
+    const v1 = encodeJsonValue({ ...ae, entries: ae.entries.map(entryToJson) });
+    expect(v1[0]).toBe(1);
+    expect(decodeRaftMessage(v1, 2)).toEqual({ message: ae });
+    expect(encodeRaftMessage(ae)[0]).toBe(2);
+  });
+
+  it('drops binary (v2) messages whose lengths lie or whose parts are wrong', () => {
+    const ae = messages[2] as Extract<RaftMessage, { type: 'AppendEntries' }>;
+    const good = encodeRaftMessage(ae);
+    const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const headerBytes = view(good).getUint32(1);
+    const blockAt = 5 + headerBytes;
+    const mutate = (f: (b: Uint8Array) => void): Uint8Array => {
+      const b = new Uint8Array(good);
+      f(b);
+      return b;
+    };
+    const bad: [string, Uint8Array][] = [
+      ['truncated', good.subarray(0, good.byteLength - 1)],
+      ['trailing byte', new Uint8Array([...good, 0])],
+      ['header overruns', mutate((b) => view(b).setUint32(1, 1 << 30))],
+      ['header not JSON', mutate((b) => (b[5] = 0x7b + 1))],
+      ['entry count lies', mutate((b) => view(b).setUint32(blockAt, 1000))],
+      ['entry length lies', mutate((b) => view(b).setUint32(blockAt + 4, 1 << 30))],
+      ['unknown entry kind', mutate((b) => (b[blockAt + 8 + 1] = 9))],
+      ['index not an integer', mutate((b) => view(b).setFloat64(blockAt + 8 + 2, 1.5))],
+      ['index NaN', mutate((b) => view(b).setFloat64(blockAt + 8 + 2, Number.NaN))],
+      ['entry format byte', mutate((b) => (b[blockAt + 8] = 1))],
+      ['entries out of order', encodeRaftMessage({ ...ae, entries: [ae.entries[1], ae.entries[0]] as typeof ae.entries })],
+      ['header of another type', (() => {
+        const header = new TextEncoder().encode(JSON.stringify({ type: 'Heartbeat', from: 1, to: 2, term: 3, commit: 1, readCtx: '' }));
+        const b = new Uint8Array(5 + header.byteLength + 4);
+        b[0] = 2;
+        view(b).setUint32(1, header.byteLength);
+        b.set(header, 5);
+        return b;
+      })()],
+    ];
+    for (const [what, b] of bad) {
+      const decoded = decodeRaftMessage(b, 2);
+      expect('problem' in decoded, what).toBe(true);
+    }
+    expect(decodeEntryBlock(new Uint8Array([0, 0, 0, 1]))).toBeNull();
+    expect(decodeEntry(new Uint8Array([2, 1, 0]))).toBeNull();
   });
 
   it('drops garbage with a reason', () => {
