@@ -28,7 +28,10 @@
  * peer each way: a newer one to a peer cancels the older (only the newer
  * reports to Raft), and a newer one from a peer drops the older partial one.
  * All snapshots being received at once are bounded together by
- * maxSnapshotBytes, and each transfer by a deadline on both sides.
+ * maxSnapshotBytes, and each transfer by a deadline on both sides. An
+ * InstallSnapshot arriving inline on the Stream is dropped like garbage: a
+ * received snapshot's data is checked (`dataProblem`) before Raft sees it,
+ * and the Stream would skip that check.
  */
 import { Metadata, credentials, type ChannelOptions, type Client, type ClientDuplexStream, type ServerDuplexStream, type ServerReadableStream, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import { assert, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
@@ -58,6 +61,13 @@ export interface SnapshotTransferOptions {
   readonly maxSnapshotBytes: number;
   /** Deadline for one transfer, on the sending and on the receiving side. */
   readonly timeoutMs: number;
+  /**
+   * Why a received snapshot's data cannot be restored, or undefined when it
+   * can. Checked before the message reaches Raft: the shell restores a
+   * snapshot under an assert (a broken local snapshot must stop the node), so
+   * a peer's bad data is refused here (CORRUPT_MESSAGE) instead.
+   */
+  readonly dataProblem?: (data: Uint8Array) => string | undefined;
 }
 
 export const DEFAULT_SNAPSHOT_TRANSFER: SnapshotTransferOptions = Object.freeze({ chunkBytes: 1024 * 1024, maxSnapshotBytes: 1024 * 1024 * 1024, timeoutMs: 60_000 });
@@ -215,6 +225,11 @@ export class GrpcRaftTransport {
         answer(finished.refusal);
         return;
       }
+      const problem = finished.message.type === 'InstallSnapshot' ? this.snapshotOptions.dataProblem?.(finished.message.snapshot.data) : undefined;
+      if (problem !== undefined) {
+        answer({ code: 'CORRUPT_MESSAGE', message: `snapshot data: ${problem}` });
+        return;
+      }
       this.stats.snapshotsReceived++;
       this.stats.snapshotBytesReceived += receiver.received;
       log.info({ from: receiver.sender, bytes: receiver.received, chunks: receiver.chunksReceived }, 'raft snapshot received');
@@ -293,6 +308,12 @@ export class GrpcRaftTransport {
         if ('problem' in decoded) {
           dropped++;
           log.debug({ from: batch.from, problem: decoded.problem }, 'raft message dropped');
+          continue;
+        }
+        if (decoded.message.type === 'InstallSnapshot') {
+          // Snapshots travel on SendSnapshot only, where their data is checked before Raft sees it.
+          dropped++;
+          log.debug({ from: batch.from }, 'inline raft snapshot dropped');
           continue;
         }
         if (decoded.message.from !== batch.from) {
