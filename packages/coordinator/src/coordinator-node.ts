@@ -15,6 +15,7 @@ import { LevelRaftStore } from './level-raft-store.js';
 import { MetadataMachine } from './metadata-machine.js';
 import { RaftNode } from './raft-node.js';
 import { CoordinatorService } from './coordinator-service.js';
+import { snapshotDataProblem } from './snapshot-data.js';
 
 export interface CoordinatorNodeOptions {
   readonly config: CoordinatorConfig;
@@ -75,7 +76,7 @@ export class CoordinatorNode {
       maxRequestBytes: config.maxRequestBytes,
       snapshotEveryEntries: config.snapshotEveryEntries,
       snapshotCatchUpEntries: config.snapshotCatchUpEntries,
-      snapshotTransfer: { chunkBytes: config.snapshotChunkBytes, maxSnapshotBytes: config.maxSnapshotBytes, timeoutMs: config.snapshotTimeoutMs },
+      snapshotTransfer: { chunkBytes: config.snapshotChunkBytes, maxSnapshotBytes: config.maxSnapshotBytes, timeoutMs: config.snapshotTimeoutMs, dataProblem: snapshotDataProblem },
       requestTimeoutMs: config.requestTimeoutMs,
       logger,
       onFatal: this.options.onFatal,
