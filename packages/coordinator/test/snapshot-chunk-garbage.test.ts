@@ -3,16 +3,18 @@
 // (real gRPC on 127.0.0.1, real LevelDB) gets, from a raw gRPC client: a wrong
 // cluster id, a wrong recipient, no message in the first chunk, an undecodable
 // message, an offset gap, total_bytes lies both ways, a snapshot above
-// maxSnapshotBytes (alone and together with one in flight), a stream
+// maxSnapshotBytes (alone and together with one in flight), well-framed data
+// that is no snapshot (a restore would assert), a stream
 // truncated by a half-close, one superseded by a newer snapshot from the same
-// peer, one that stalls past the deadline, and one the client cancels midway.
+// peer, one that stalls past the deadline, one the client cancels midway, and
+// an InstallSnapshot sent inline on the Stream instead.
 // Each gets its catalog code in the SnapshotAck (the cancelled one is just
 // dropped); afterwards the node's Raft state and metadata are unchanged, no
 // snapshot was installed, and it still commits writes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { join } from 'node:path';
-import { credentials, type Client, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type Client, type ClientDuplexStream, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
 import { grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
 import { freePorts, makeTempDir, waitFor, type TempDir } from '@fjord/testkit';
 import type { InstallSnapshotMsg } from '@fjord/raft';
@@ -119,6 +121,8 @@ describe('garbage on SendSnapshot', () => {
     ['total_bytes above the data', () => [first(3000), data(0, 1000, 3000), data(1000, 1000, 3000, { done: true })], 'INVALID_REQUEST', /last chunk at 2000 bytes of 3000/],
     ['above maxSnapshotBytes', () => [first(MAX_SNAPSHOT_BYTES + 1), data(0, 1000, MAX_SNAPSHOT_BYTES + 1)], 'MESSAGE_TOO_LARGE', /maxSnapshotBytes/],
     ['truncated by a half-close', () => [first(3000), data(0, 1000, 3000)], 'INVALID_REQUEST', /truncated/],
+    // Well framed, but the data is no snapshot envelope: refused before Raft could install it (the restore would assert).
+    ['data that does not restore', () => [first(10), data(0, 10, 10)], 'CORRUPT_MESSAGE', /envelope does not decode/],
   ];
   for (const [name, chunks, code, reason] of cases) {
     it(`${name}: ${code}`, async () => {
@@ -178,6 +182,18 @@ describe('garbage on SendSnapshot', () => {
     const res = await ack;
     expect(res instanceof Error).toBe(true);
     await waitFor(() => node.raftNode.transport.stats.snapshotsRefused === refusedBefore + 1, { timeoutMs: 5_000, what: 'the node to drop the cancelled transfer' });
+  });
+
+  it('an InstallSnapshot inline on the Stream is dropped (CORRUPT_MESSAGE ack)', async () => {
+    const garbageBefore = node.raftNode.transport.stats.garbageDropped;
+    const m: InstallSnapshotMsg = { type: 'InstallSnapshot', from: 2, to: 1, term: 1, snapshot: { meta: { index: 1_000, term: 1, conf: { voters: [1, 2], learners: [] } }, data: new Uint8Array(10).fill(7) } };
+    const stream = (client as unknown as { Stream: () => ClientDuplexStream<unknown, { errorCode: string }> }).Stream.call(client);
+    const ack = new Promise<{ errorCode: string }>((resolve) => stream.once('data', resolve));
+    stream.on('error', () => undefined);
+    stream.write({ clusterId: CLUSTER, from: 2, to: 1, messages: [encodeRaftMessage(m)], sequence: 1 });
+    expect((await ack).errorCode).toBe('CORRUPT_MESSAGE');
+    expect(node.raftNode.transport.stats.garbageDropped).toBe(garbageBefore + 1);
+    stream.cancel();
   });
 
   it('leaves the node running with its state unchanged', async () => {
