@@ -151,7 +151,7 @@ export class CoordinatorPipeline {
    */
   call<T = Record<string, unknown>>(kind: CoordinatorPipelineKind, request: object, options: { timeoutMs?: number } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the pipeline is closed'));
-    if (!(kind in COORDINATOR_PIPELINE_KINDS)) return Promise.reject(new FjordError('INVALID_REQUEST', `unknown pipeline request kind ${String(kind)}`));
+    if (!Object.hasOwn(COORDINATOR_PIPELINE_KINDS, kind)) return Promise.reject(new FjordError('INVALID_REQUEST', `unknown pipeline request kind ${String(kind)}`));
     if (this.pending.size >= this.maxInFlight) return Promise.reject(new FjordError('POLICY_VIOLATION', `more than ${this.maxInFlight} calls in flight on this pipeline`, { maxInFlight: this.maxInFlight }));
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return Promise.reject(new FjordError('INVALID_REQUEST', `timeoutMs must be > 0, got ${timeoutMs}`));
