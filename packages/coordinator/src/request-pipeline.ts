@@ -31,24 +31,9 @@
  *   cannot be taken back) but its answers are dropped. No timers; the only
  *   listeners are on the call, which goes away with it.
  */
-import { AssertionError, FjordError, isFjordError, wireToSafeInteger } from '@fjord/protocol';
+import { AssertionError, COORDINATOR_PIPELINE_KINDS, FjordError, isFjordError, wireToSafeInteger, type CoordinatorPipelineKind } from '@fjord/protocol';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-
-/** The request kinds a pipeline carries: the oneof field names of PipelineRequest (camelCase, as proto-loader reads them). */
-export const PIPELINE_KINDS = [
-  'registerBroker',
-  'brokerHeartbeat',
-  'createTopics',
-  'deleteTopics',
-  'createPartitions',
-  'alterPartition',
-  'electLeaders',
-  'allocateProducerIds',
-  'getMetadata',
-] as const;
-
-export type PipelineKind = (typeof PIPELINE_KINDS)[number];
 
 /** The same request handler the unary RPC of that kind runs. */
 export type PipelineHandler = (request: unknown) => Promise<unknown>;
@@ -57,7 +42,7 @@ export type PipelineHandler = (request: unknown) => Promise<unknown>;
 export const DEFAULT_PIPELINE_MAX_IN_FLIGHT = 1_024;
 
 export interface PipelineServerOptions {
-  readonly handlers: Readonly<Record<PipelineKind, PipelineHandler>>;
+  readonly handlers: Readonly<Record<CoordinatorPipelineKind, PipelineHandler>>;
   /** Requests run at once per stream; at the bound the server stops reading. */
   readonly maxInFlight: number;
   readonly logger: Logger;
@@ -73,10 +58,9 @@ export interface PipelineStream {
   readonly closed: Promise<void>;
 }
 
-const KIND_SET: ReadonlySet<string> = new Set(PIPELINE_KINDS);
-
-function isKind(value: unknown): value is PipelineKind {
-  return typeof value === 'string' && KIND_SET.has(value);
+/** The request kinds: PipelineRequest's oneof field names (camelCase, as proto-loader reads them), shared with the client. */
+function isKind(value: unknown): value is CoordinatorPipelineKind {
+  return typeof value === 'string' && Object.hasOwn(COORDINATOR_PIPELINE_KINDS, value);
 }
 
 interface WireResponse {
@@ -155,7 +139,7 @@ export function servePipeline(call: ServerDuplexStream<unknown, unknown>, option
     flow();
   };
 
-  const run = (id: string, kind: PipelineKind, request: unknown): void => {
+  const run = (id: string, kind: CoordinatorPipelineKind, request: unknown): void => {
     const handler = options.handlers[kind];
     handler(request).then(
       (body) => settle(id, { id, errorCode: '', errorMessage: '', errorDetails: '', [kind]: body }),
