@@ -8,9 +8,11 @@
  * The first chunk carries the message encoded with empty snapshot data
  * (raft-codec.ts), offset 0 and total_bytes; then the data follows in chunks
  * of `chunkBytes`, the last with done = true. Writes respect HTTP/2 flow
- * control: after a write the stream refuses (its buffer is full, grpc-js
- * completes a write only once HTTP/2 took it) the next waits for 'drain',
- * so at most a few chunks sit in memory beyond the snapshot itself. A
+ * control: grpc-js serializes one queued chunk at a time and completes it
+ * only once HTTP/2 took it, and once its queue is full (16 chunks, object
+ * mode) the next write waits for 'drain'. Queued chunks are views into the
+ * snapshot, not copies, so beyond the snapshot itself only the serialized
+ * message HTTP/2 holds (up to the peer's window) sits in memory. A
  * deadline covers the whole transfer (grpc-js cancels the call at
  * `timeoutMs`). The outcome is the receiver's SnapshotAck: ok only when its
  * error_code is empty, so the leader's Raft learns that the follower really
