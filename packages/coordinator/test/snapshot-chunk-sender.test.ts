@@ -3,7 +3,8 @@
 // Raft is told ok only from the receiver's ack; a refusal by the receiver is
 // reported as a failure; a receiver that never answers hits the transfer's
 // deadline; a newer snapshot to the same peer cancels the one in flight, and
-// only the newer one reports to Raft.
+// only the newer one reports to Raft; a receiver that reads nothing holds the
+// sender back (HTTP/2 flow control, 'drain').
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Server, ServerCredentials, type ServerReadableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -124,6 +125,26 @@ describe('snapshot sender', () => {
     // Only the newer transfer reported, as a failure (its deadline); the superseded one stayed silent.
     expect(sender.reports).toEqual([{ id: 2, ok: false }]);
     expect(sender.transport.stats).toMatchObject({ snapshotsSent: 2, snapshotsSendOk: 0, snapshotsSendFailed: 1 });
+  });
+
+  it('waits for HTTP/2 flow control: a receiver that reads nothing stops the sender early', async () => {
+    let opened = 0;
+    const address = await serve({
+      Stream: () => undefined,
+      // Never reads a message: grpc-js stops reading the HTTP/2 stream once its 16-message buffer is full, and the windows fill.
+      SendSnapshot: () => {
+        opened++;
+      },
+    });
+    const sender = transport(1, { ...OPTIONS, chunkBytes: 64 * 1024, timeoutMs: 1_000 }, () => address);
+    const totalChunks = 1 + 512;
+    sender.transport.send([snapshot(40, 32 * 1024 * 1024)]);
+    await waitFor(() => sender.reports.length > 0, { timeoutMs: 10_000, what: 'the transfer to hit its deadline' });
+    expect(opened).toBe(1);
+    expect(sender.reports).toEqual([{ id: 2, ok: false }]);
+    // Without waiting for 'drain' the loop would have queued all 513 chunks at once (measured: 32 written, 2 MiB).
+    expect(sender.transport.stats.snapshotChunksSent).toBeGreaterThan(1);
+    expect(sender.transport.stats.snapshotChunksSent).toBeLessThan(totalChunks / 4);
   });
 
   it('the config keeps a chunk and its framing within maxRequestBytes', () => {
