@@ -72,6 +72,14 @@ export interface SnapshotTransferOptions {
 
 export const DEFAULT_SNAPSHOT_TRANSFER: SnapshotTransferOptions = Object.freeze({ chunkBytes: 1024 * 1024, maxSnapshotBytes: 1024 * 1024 * 1024, timeoutMs: 60_000 });
 
+/**
+ * Snapshots this node receives at once (one per sending peer; a newer one from
+ * the same peer replaces the older). Only a leader sends snapshots, so more
+ * than one or two at once means leadership churn or garbage; the bound keeps
+ * many tiny fake transfers from piling up where maxSnapshotBytes would not.
+ */
+export const MAX_INBOUND_SNAPSHOTS = 8;
+
 /** A clean batch is acked when it is the first on its stream, then one in this many. Drops are always acked. */
 export const CLEAN_ACK_EVERY_BATCHES = 64;
 
@@ -254,6 +262,10 @@ export class GrpcRaftTransport {
           const { from, totalBytes } = outcome.header;
           // A newer snapshot from the same peer replaces the older one (the sender cancelled it).
           this.inboundSnapshots.get(from)?.abort({ code: 'INVALID_REQUEST', message: 'superseded by a newer snapshot from the same peer' });
+          if (this.inboundSnapshots.size >= MAX_INBOUND_SNAPSHOTS) {
+            answer({ code: 'COORDINATOR_NOT_AVAILABLE', message: `${this.inboundSnapshots.size} snapshots already being received` });
+            return;
+          }
           let inFlightBytes = 0;
           for (const other of this.inboundSnapshots.values()) inFlightBytes += other.totalBytes;
           if (inFlightBytes + totalBytes > this.snapshotOptions.maxSnapshotBytes) {
