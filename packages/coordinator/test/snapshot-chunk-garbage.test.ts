@@ -3,7 +3,8 @@
 // (real gRPC on 127.0.0.1, real LevelDB) gets, from a raw gRPC client: a wrong
 // cluster id, a wrong recipient, no message in the first chunk, an undecodable
 // message, an offset gap, total_bytes lies both ways, a snapshot above
-// maxSnapshotBytes (alone and together with one in flight), well-framed data
+// maxSnapshotBytes (alone and together with one in flight), more transfers at
+// once than the node takes, well-framed data
 // that is no snapshot (a restore would assert), a stream
 // truncated by a half-close, one superseded by a newer snapshot from the same
 // peer, one that stalls past the deadline, one the client cancels midway, and
@@ -18,7 +19,7 @@ import { credentials, type Client, type ClientDuplexStream, type ClientWritableS
 import { grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
 import { freePorts, makeTempDir, waitFor, type TempDir } from '@fjord/testkit';
 import type { InstallSnapshotMsg } from '@fjord/raft';
-import { CoordinatorNode, encodeCommand, encodeRaftMessage, loadConfig } from '../src/index.js';
+import { CoordinatorNode, MAX_INBOUND_SNAPSHOTS, encodeCommand, encodeRaftMessage, loadConfig } from '../src/index.js';
 import { register } from './helpers.js';
 
 const CLUSTER = 'garbage-test';
@@ -146,6 +147,23 @@ describe('garbage on SendSnapshot', () => {
     a.call.end();
     const ackA = await a.ack;
     expect(ackA instanceof Error ? ackA.message : ackA.errorMessage).toMatch(/truncated/);
+  });
+
+  it(`more than ${MAX_INBOUND_SNAPSHOTS} snapshots at once (from made-up peers): the next is refused`, async () => {
+    const chunksBefore = node.raftNode.transport.stats.snapshotChunksReceived;
+    const transfers = Array.from({ length: MAX_INBOUND_SNAPSHOTS }, (_, i) => {
+      const t = open();
+      t.call.write(first(100, { from: 10 + i }));
+      return t;
+    });
+    await waitFor(() => node.raftNode.transport.stats.snapshotChunksReceived >= chunksBefore + MAX_INBOUND_SNAPSHOTS, { timeoutMs: 5_000, what: 'every transfer to start' });
+    const refused = await send([first(100, { from: 99 })]);
+    expect(refused.errorCode).toBe('COORDINATOR_NOT_AVAILABLE');
+    for (const t of transfers) t.call.end();
+    for (const t of transfers) {
+      const ack = await t.ack;
+      expect(ack instanceof Error ? ack.message : ack.errorMessage).toMatch(/truncated/);
+    }
   });
 
   it('a newer snapshot from the same peer supersedes the one in flight', async () => {
