@@ -115,6 +115,14 @@ export interface AppendEntriesMsg extends MessageBase {
   readonly prevLogTerm: number;
   readonly entries: readonly Entry[];
   readonly commit: number;
+  /**
+   * A commit notice: an empty append whose only news is `commit`, sent when
+   * the follower has acknowledged everything sent to it, so its answer could
+   * tell the leader nothing. The follower applies it like any empty append and
+   * does not answer when it is accepted (raft.ts sendAppend explains why that
+   * is safe). Absent means false (older senders).
+   */
+  readonly commitOnly?: boolean;
 }
 
 export interface AppendEntriesResponseMsg extends MessageBase {
@@ -230,6 +238,8 @@ export interface TestingBugs {
   readonly readIndexWithoutHeartbeat?: boolean;
   /** Accept AppendEntries whose prevLogTerm does not match (breaks the log matching property, thesis §3.5). */
   readonly skipPrevLogTermCheck?: boolean;
+  /** Never answer an accepted empty AppendEntries (probes included), not only commit notices: a leader then never learns where a probed follower matches. */
+  readonly skipEmptyAppendReplies?: boolean;
 }
 
 export interface RaftConfig {

@@ -46,6 +46,8 @@ export function messageProblem(m: unknown, self: NodeId): string | undefined {
       if (msg.prevLogTerm > msg.term) return 'prev log term above term';
       if ((msg.prevLogIndex === 0) !== (msg.prevLogTerm === 0)) return 'prev log index/term mismatch at 0';
       if (!Array.isArray(msg.entries)) return 'entries not an array';
+      if (msg.commitOnly !== undefined && typeof msg.commitOnly !== 'boolean') return 'bad commitOnly';
+      if (msg.commitOnly === true && msg.entries.length > 0) return 'commit notice with entries';
       let expect = msg.prevLogIndex + 1;
       let lastTerm = msg.prevLogTerm;
       for (const e of msg.entries as unknown[]) {
