@@ -245,7 +245,7 @@ function snapshotToJson(s: Snapshot): Json {
 export function encodeRaftMessage(m: RaftMessage): Uint8Array {
   switch (m.type) {
     case 'AppendEntries': {
-      const header = encoder.encode(JSON.stringify({ type: m.type, from: m.from, to: m.to, term: m.term, prevLogIndex: m.prevLogIndex, prevLogTerm: m.prevLogTerm, commit: m.commit }));
+      const header = encoder.encode(JSON.stringify({ type: m.type, from: m.from, to: m.to, term: m.term, prevLogIndex: m.prevLogIndex, prevLogTerm: m.prevLogTerm, commit: m.commit, ...(m.commitOnly === true ? { commitOnly: true } : {}) }));
       const out = encodeEntryBlock(m.entries, 5 + header.byteLength);
       out[0] = RAFT_CODEC_FORMAT_V2;
       new DataView(out.buffer).setUint32(1, header.byteLength);
