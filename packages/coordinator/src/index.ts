@@ -24,4 +24,5 @@ export * from './level-raft-store.js';
 export * from './grpc-raft-transport.js';
 export * from './raft-node.js';
 export * from './coordinator-service.js';
+export * from './request-pipeline.js';
 export * from './coordinator-node.js';
