@@ -21,6 +21,7 @@
 import { randomInt } from 'node:crypto';
 import {
   AssertionError,
+  COORDINATOR_PIPELINE_KINDS,
   FjordError,
   Rng,
   errorFields,
@@ -29,6 +30,7 @@ import {
   loadFjordGrpc,
   parseAddress,
   toServiceError,
+  type CoordinatorPipelineKind,
 } from '@fjord/protocol';
 import { Metadata, credentials, type Client, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream, type ServiceError, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import type { NodeId, RaftRole } from '@fjord/raft';
@@ -59,6 +61,7 @@ import { controllerTick, initialControllerState, onHeartbeat, onSessionLost, typ
 import { registrationConflict } from './controller/sessions.js';
 import { encodeAddressEntry, type RaftNode } from './raft-node.js';
 import { peerChannelOptions } from './grpc-raft-transport.js';
+import { DEFAULT_PIPELINE_MAX_IN_FLIGHT, servePipeline, type PipelineHandler, type PipelineStream } from './request-pipeline.js';
 
 const FORWARDED_KEY = 'fjord-forwarded';
 
@@ -112,6 +115,8 @@ export class CoordinatorService {
   private readonly watchers = new Set<ServerWritableStream<unknown, unknown>>();
   /** Open BrokerSession streams (leader only), ended with RAFT_NOT_LEADER when this node steps down. */
   private readonly sessionStreams = new Set<ServerDuplexStream<unknown, unknown>>();
+  /** Open Pipeline streams, ended when this node stops. */
+  private readonly pipelines = new Set<PipelineStream>();
   private controller: ControllerState | null = null;
   private controllerBusy = false;
   private controllerTimer: NodeJS.Timeout | null = null;
@@ -151,6 +156,8 @@ export class CoordinatorService {
     for (const w of this.watchers) w.destroy(toServiceError(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping')) as ServiceError);
     this.watchers.clear();
     this.endSessionStreams(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping'));
+    for (const p of [...this.pipelines]) p.end(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping'));
+    this.pipelines.clear();
     for (const c of this.forwardClients.values()) c.close();
     this.forwardClients.clear();
   }
@@ -212,17 +219,26 @@ export class CoordinatorService {
         },
       );
     };
-    const write = (name: string, leaderFn: (request: unknown) => Promise<unknown>) => unary(name, (request, metadata) => this.onLeader(name, request, metadata, leaderFn));
+    const onLeader = (name: string, leaderFn: (request: unknown) => Promise<unknown>): Handler => (request, metadata) => this.onLeader(name, request, metadata, leaderFn);
+    const write = (name: string, leaderFn: (request: unknown) => Promise<unknown>) => unary(name, onLeader(name, leaderFn));
+    // The requests a Pipeline stream carries run the very handlers of their unary RPCs.
+    const shared = {
+      RegisterBroker: onLeader('RegisterBroker', (r) => this.registerBroker(r)),
+      BrokerHeartbeat: onLeader('BrokerHeartbeat', (r) => this.brokerHeartbeat(r)),
+      CreateTopics: onLeader('CreateTopics', (r) => this.createTopics(r)),
+      DeleteTopics: onLeader('DeleteTopics', (r) => this.deleteTopics(r)),
+      CreatePartitions: onLeader('CreatePartitions', (r) => this.createPartitions(r)),
+      AlterPartition: onLeader('AlterPartition', (r) => this.alterPartition(r)),
+      ElectLeaders: onLeader('ElectLeaders', (r) => this.electLeaders(r)),
+      AllocateProducerIds: onLeader('AllocateProducerIds', (r) => this.allocateProducerIds(r)),
+      GetMetadata: (r: unknown) => this.getMetadata(r),
+    } satisfies Record<(typeof COORDINATOR_PIPELINE_KINDS)[CoordinatorPipelineKind], Handler>;
+    // A pipelined request has no call metadata of its own: it is never a forwarded one (forward() sets its own).
+    const noMetadata = new Metadata();
+    const pipelineHandlers = Object.fromEntries(Object.entries(COORDINATOR_PIPELINE_KINDS).map(([kind, rpc]) => [kind, (r: unknown) => shared[rpc](r, noMetadata)])) as Record<CoordinatorPipelineKind, PipelineHandler>;
     return {
-      RegisterBroker: write('RegisterBroker', (r) => this.registerBroker(r)),
-      BrokerHeartbeat: write('BrokerHeartbeat', (r) => this.brokerHeartbeat(r)),
-      CreateTopics: write('CreateTopics', (r) => this.createTopics(r)),
-      DeleteTopics: write('DeleteTopics', (r) => this.deleteTopics(r)),
-      CreatePartitions: write('CreatePartitions', (r) => this.createPartitions(r)),
-      AlterPartition: write('AlterPartition', (r) => this.alterPartition(r)),
-      ElectLeaders: write('ElectLeaders', (r) => this.electLeaders(r)),
-      AllocateProducerIds: write('AllocateProducerIds', (r) => this.allocateProducerIds(r)),
-      GetMetadata: unary('GetMetadata', (r) => this.getMetadata(r)),
+      ...Object.fromEntries(Object.entries(shared).map(([rpc, handler]) => [rpc, unary(rpc, handler)])),
+      Pipeline: (call: ServerDuplexStream<unknown, unknown>) => this.pipeline(call, pipelineHandlers),
       BrokerSession: (call: ServerDuplexStream<unknown, unknown>) => this.brokerSession(call),
       WatchMetadata: (call: ServerWritableStream<unknown, unknown>) => this.watchMetadata(call),
       Status: unary('Status', async () => this.statusResponse()),
@@ -231,6 +247,21 @@ export class CoordinatorService {
       RemoveNode: write('RemoveNode', (r) => this.changeMembership(r, 'RemoveNode')),
       TransferLeadership: write('TransferLeadership', (r) => this.transferLeadership(r)),
     };
+  }
+
+  /** Serves one Pipeline stream (request-pipeline.ts); at most maxWatchers of them per node, like the other long-lived streams. */
+  private pipeline(call: ServerDuplexStream<unknown, unknown>, handlers: Record<CoordinatorPipelineKind, PipelineHandler>): void {
+    if (this.stopped) {
+      endWithError(call, new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping'));
+      return;
+    }
+    if (this.pipelines.size >= this.config.maxWatchers) {
+      endWithError(call, new FjordError('POLICY_VIOLATION', `more than ${this.config.maxWatchers} pipeline streams on this node`));
+      return;
+    }
+    const stream = servePipeline(call, { handlers, maxInFlight: DEFAULT_PIPELINE_MAX_IN_FLIGHT, logger: this.log, onFatal: this.options.onFatal }, (err) => endWithError(call, err));
+    this.pipelines.add(stream);
+    void stream.closed.then(() => this.pipelines.delete(stream));
   }
 
   /** Runs `leaderFn` on the leader, or forwards the request to it. */
