@@ -13,16 +13,23 @@
 // request, one committed command that changes the state), since the
 // coordinator has no generic key/value put. (Thousands of distinct broker ids
 // would measure the state machine's copy of the broker map instead.)
+// Fjord's client: the figures use one CoordinatorPipeline per node (the
+// Pipeline RPC: many requests on one stream, answered by id; a grpc-js unary
+// call costs the client ~0.5 ms of CPU, which alone caps one Node client near
+// 2,000 writes/s here). The sequential and 64-in-flight runs are repeated with
+// one unary RegisterBroker call per write, reported as seqUnaryP50Ms,
+// seqUnaryP99Ms and concUnaryWritesPerSec, so both client paths stay visible.
+// etcd is driven by etcd3 (unary calls) in every row.
 // Prints a table, then one JSON line (last). Nodes run as separate process
 // groups and are killed on exit.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Metadata, credentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { FjordError, fromServiceError, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
+import { CoordinatorPipeline, FjordError, fromServiceError, grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
 import { Etcd3 } from 'etcd3';
 import { measureFloor } from './floor.js';
 
@@ -42,6 +49,10 @@ const ONLY = process.env['BENCH_ONLY'] ?? '';
 const SKIP_FAILOVER = process.env['BENCH_SKIP_FAILOVER'] === '1';
 /** BENCH_NODE_ARGS: extra node flags for Fjord nodes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+/** BENCH_SKIP_UNARY=1 skips Fjord's unary-client runs (profiling the pipeline path alone). */
+const SKIP_UNARY = process.env['BENCH_SKIP_UNARY'] === '1';
+/** BENCH_CPU=1 prints the CPU time per write of the client and of each node during each 64-in-flight run (from /proc). */
+const CPU = process.env['BENCH_CPU'] === '1';
 const VALUE = 'v'.repeat(100);
 
 const children = new Set<ChildProcess>();
@@ -61,6 +72,23 @@ function killGroup(c: ChildProcess, signal: NodeJS.Signals): void {
 function signalNode(procs: ReadonlyMap<number, ChildProcess>, node: number, signal: NodeJS.Signals): void {
   const p = procs.get(node);
   if (p !== undefined) killGroup(p, signal);
+}
+
+/** A process's CPU time so far (user + system) in ms, from /proc/<pid>/stat (clock ticks of 10 ms); NaN when unreadable. */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function cpuOf(procs: ReadonlyMap<number, ChildProcess>): Map<number, number> {
+  return new Map([...procs].map(([id, p]) => [id, processCpuMs(p.pid)]));
 }
 
 function out(line: string): void {
@@ -115,9 +143,13 @@ function nowMs(): number {
 interface System {
   readonly name: string;
   readonly nodes: number[];
+  /** Fjord only: the client path writes take (the pipeline by default; unary for the extra figures). */
+  clientPath?: 'pipeline' | 'unary';
   write(node: number, seq: number, timeoutMs: number): Promise<void>;
   leader(): Promise<number>;
   watch(node: number, onEvent: () => void): Promise<() => void>;
+  /** CPU time (user + system, ms) each node's process has used so far, by node (Linux /proc; empty elsewhere). */
+  cpuMs(): Map<number, number>;
   kill(node: number): void;
   pause(node: number): void;
   resume(node: number): void;
@@ -134,7 +166,10 @@ class FjordSystem implements System {
   readonly nodes = [1, 2, 3];
   private readonly procs = new Map<number, ChildProcess>();
   private readonly clients = new Map<number, Client>();
+  /** One pipeline per node, opened on first use; a broken stream reopens on the next call (CoordinatorPipeline). */
+  private readonly pipelines = new Map<number, CoordinatorPipeline>();
   private readonly incarnation = 'i'.repeat(48);
+  clientPath: 'pipeline' | 'unary' = 'pipeline';
 
   private constructor(
     private readonly ports: Map<number, number>,
@@ -185,8 +220,19 @@ class FjordSystem implements System {
     });
   }
 
+  private pipeline(id: number): CoordinatorPipeline {
+    let p = this.pipelines.get(id);
+    if (p === undefined) {
+      p = new CoordinatorPipeline({ address: `127.0.0.1:${this.ports.get(id) as number}`, maxMessageBytes: 8 << 20 }).start();
+      this.pipelines.set(id, p);
+    }
+    return p;
+  }
+
   async write(node: number, seq: number, timeoutMs: number): Promise<void> {
-    await this.call(node, 'RegisterBroker', { brokerId: (seq % 16) + 1, incarnationId: `${this.incarnation}${String(seq).padStart(16, '0')}`, endpoints: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }] }, timeoutMs);
+    const request = { brokerId: (seq % 16) + 1, incarnationId: `${this.incarnation}${String(seq).padStart(16, '0')}`, endpoints: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 9092 }] };
+    if (this.clientPath === 'pipeline') await this.pipeline(node).call('registerBroker', request, { timeoutMs });
+    else await this.call(node, 'RegisterBroker', request, timeoutMs);
   }
 
   async leader(): Promise<number> {
@@ -217,6 +263,10 @@ class FjordSystem implements System {
     return () => stream.cancel();
   }
 
+  cpuMs(): Map<number, number> {
+    return cpuOf(this.procs);
+  }
+
   kill(node: number): void {
     signalNode(this.procs, node, 'SIGKILL');
   }
@@ -237,11 +287,14 @@ class FjordSystem implements System {
     }
     this.clients.get(node)?.close();
     this.clients.delete(node);
+    this.pipelines.get(node)?.close();
+    this.pipelines.delete(node);
     await this.spawnNode(node);
   }
 
   async close(): Promise<void> {
     for (const c of this.clients.values()) c.close();
+    for (const p of this.pipelines.values()) p.close();
     if (NODE_ARGS.length > 0) {
       // Profiling: a clean SIGTERM lets each node write its profile before the kill below.
       for (const p of this.procs.values()) {
@@ -355,6 +408,10 @@ class EtcdSystem implements System {
     };
   }
 
+  cpuMs(): Map<number, number> {
+    return cpuOf(this.procs);
+  }
+
   kill(node: number): void {
     signalNode(this.procs, node, 'SIGKILL');
   }
@@ -395,6 +452,10 @@ interface Figures {
   seqP50Ms: number;
   seqP99Ms: number;
   concWritesPerSec: number;
+  /** Fjord only (null for etcd, whose client is unary in every row): the same runs with one unary call per write. */
+  seqUnaryP50Ms: number | null;
+  seqUnaryP99Ms: number | null;
+  concUnaryWritesPerSec: number | null;
   failoverKillMs: number;
   failoverStopMs: number;
   watchP50Ms: number;
@@ -434,6 +495,7 @@ async function sequential(sys: System, leader: number): Promise<{ p50: number; p
 async function concurrent(sys: System, leader: number): Promise<number> {
   let next = 0;
   const target = { leader };
+  const cpu0 = CPU ? { client: process.cpuUsage(), nodes: sys.cpuMs() } : null;
   const t0 = nowMs();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -443,7 +505,14 @@ async function concurrent(sys: System, leader: number): Promise<number> {
       }
     }),
   );
-  return CONC_WRITES / ((nowMs() - t0) / 1000);
+  const rate = CONC_WRITES / ((nowMs() - t0) / 1000);
+  if (cpu0 !== null) {
+    const client = process.cpuUsage(cpu0.client);
+    const perWrite = (ms: number): string => `${round(ms / CONC_WRITES, 3)} ms`;
+    const nodes = [...sys.cpuMs()].map(([id, ms]) => `node ${id}${id === target.leader ? ' (leader)' : ''} ${perWrite(ms - (cpu0.nodes.get(id) ?? Number.NaN))}`);
+    out(`${sys.name}: CPU per write at ${CONCURRENCY} in flight${sys.clientPath === undefined ? '' : ` (${sys.clientPath} client)`}: client ${perWrite((client.user + client.system) / 1000)}, ${nodes.join(', ')}`);
+  }
+  return rate;
 }
 
 /** Writes every 10 ms (one in flight, any node, rotating on failure) around `fault`; the longest gap between acks. */
@@ -510,7 +579,24 @@ async function watchLatency(sys: System): Promise<{ p50: number; p99: number }> 
   return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
+/** Fjord's sequential and 64-in-flight runs again with one unary call per write (null for a system without a second client path). */
+async function unaryFigures(sys: System): Promise<Pick<Figures, 'seqUnaryP50Ms' | 'seqUnaryP99Ms' | 'concUnaryWritesPerSec'>> {
+  if (sys.clientPath === undefined || ONLY_FAILOVER || SKIP_UNARY) return { seqUnaryP50Ms: null, seqUnaryP99Ms: null, concUnaryWritesPerSec: null };
+  sys.clientPath = 'unary';
+  try {
+    const leader = await sys.leader();
+    const seq = await sequential(sys, leader);
+    out(`${sys.name}: sequential, unary client p50 ${round(seq.p50)} ms, p99 ${round(seq.p99)} ms`);
+    const conc = await concurrent(sys, leader);
+    out(`${sys.name}: ${CONCURRENCY} in flight, unary client ${Math.round(conc)} writes/s`);
+    return { seqUnaryP50Ms: round(seq.p50), seqUnaryP99Ms: round(seq.p99), concUnaryWritesPerSec: Math.round(conc) };
+  } finally {
+    sys.clientPath = 'pipeline';
+  }
+}
+
 async function measure(sys: System): Promise<Figures> {
+  const unary = await unaryFigures(sys);
   const leader = await sys.leader();
   const seq = ONLY_FAILOVER ? { p50: Number.NaN, p99: Number.NaN } : await sequential(sys, leader);
   out(`${sys.name}: sequential p50 ${round(seq.p50)} ms, p99 ${round(seq.p99)} ms`);
@@ -519,7 +605,7 @@ async function measure(sys: System): Promise<Figures> {
   const watch = ONLY_FAILOVER ? { p50: Number.NaN, p99: Number.NaN } : await watchLatency(sys);
   out(`${sys.name}: watch notify p50 ${round(watch.p50)} ms, p99 ${round(watch.p99)} ms`);
   if (SKIP_FAILOVER) {
-    return { seqP50Ms: round(seq.p50), seqP99Ms: round(seq.p99), concWritesPerSec: Math.round(conc), failoverKillMs: Number.NaN, failoverStopMs: Number.NaN, watchP50Ms: round(watch.p50), watchP99Ms: round(watch.p99) };
+    return { seqP50Ms: round(seq.p50), seqP99Ms: round(seq.p99), concWritesPerSec: Math.round(conc), ...unary, failoverKillMs: Number.NaN, failoverStopMs: Number.NaN, watchP50Ms: round(watch.p50), watchP99Ms: round(watch.p99) };
   }
   const killMs = await failover(
     sys,
@@ -542,6 +628,7 @@ async function measure(sys: System): Promise<Figures> {
     seqP50Ms: round(seq.p50),
     seqP99Ms: round(seq.p99),
     concWritesPerSec: Math.round(conc),
+    ...unary,
     failoverKillMs: Math.round(killMs),
     failoverStopMs: Math.round(stopMs),
     watchP50Ms: round(watch.p50),
@@ -557,7 +644,7 @@ function ensureEtcd(): string | null {
   return null;
 }
 
-const SKIPPED: Figures = { seqP50Ms: Number.NaN, seqP99Ms: Number.NaN, concWritesPerSec: Number.NaN, failoverKillMs: Number.NaN, failoverStopMs: Number.NaN, watchP50Ms: Number.NaN, watchP99Ms: Number.NaN };
+const SKIPPED: Figures = { seqP50Ms: Number.NaN, seqP99Ms: Number.NaN, concWritesPerSec: Number.NaN, seqUnaryP50Ms: null, seqUnaryP99Ms: null, concUnaryWritesPerSec: null, failoverKillMs: Number.NaN, failoverStopMs: Number.NaN, watchP50Ms: Number.NaN, watchP99Ms: Number.NaN };
 
 async function main(): Promise<void> {
   const floor = await measureFloor();
@@ -571,10 +658,10 @@ async function main(): Promise<void> {
       await fjordSys.close();
     }
   }
-  let etcd: (Figures & { version?: string }) | { note: string; seqP50Ms: null; seqP99Ms: null; concWritesPerSec: null; failoverKillMs: null; failoverStopMs: null; watchP50Ms: null; watchP99Ms: null };
+  let etcd: (Figures & { version?: string }) | { note: string; seqP50Ms: null; seqP99Ms: null; concWritesPerSec: null; seqUnaryP50Ms: null; seqUnaryP99Ms: null; concUnaryWritesPerSec: null; failoverKillMs: null; failoverStopMs: null; watchP50Ms: null; watchP99Ms: null };
   const missing = ONLY === 'fjord' ? 'skipped (BENCH_ONLY=fjord)' : ensureEtcd();
   if (missing !== null) {
-    etcd = { note: missing, seqP50Ms: null, seqP99Ms: null, concWritesPerSec: null, failoverKillMs: null, failoverStopMs: null, watchP50Ms: null, watchP99Ms: null };
+    etcd = { note: missing, seqP50Ms: null, seqP99Ms: null, concWritesPerSec: null, seqUnaryP50Ms: null, seqUnaryP99Ms: null, concUnaryWritesPerSec: null, failoverKillMs: null, failoverStopMs: null, watchP50Ms: null, watchP99Ms: null };
   } else {
     const etcdSys = await EtcdSystem.start();
     try {
@@ -584,22 +671,26 @@ async function main(): Promise<void> {
       await etcdSys.close();
     }
   }
-  const ratio = (a: number, b: number | null): string => (b === null || b === 0 ? 'n/a' : `${round(a / b, 2)}x`);
+  const ratio = (a: number | null, b: number | null): string => (a === null || b === null || b === 0 ? 'n/a' : `${round(a / b, 2)}x`);
   out('');
   out('| figure | fjord | etcd | fjord/etcd | target |');
   out('| --- | --- | --- | --- | --- |');
-  const rows: [string, keyof Figures, string][] = [
-    ['sequential p50 (ms)', 'seqP50Ms', '< 0.75'],
-    ['sequential p99 (ms)', 'seqP99Ms', '< 4.5'],
-    [`${CONCURRENCY} in flight (writes/s)`, 'concWritesPerSec', '>= 1.3x etcd'],
-    ['failover, kill -9 (ms)', 'failoverKillMs', '< 500'],
-    ['failover, SIGSTOP (ms)', 'failoverStopMs', '< 1100'],
-    ['watch notify p50 (ms)', 'watchP50Ms', '< 0.7'],
-    ['watch notify p99 (ms)', 'watchP99Ms', ''],
+  // The unary rows compare Fjord's unary client with etcd's (unary) figure of the same run.
+  const rows: [string, keyof Figures, string, keyof Figures][] = [
+    ['sequential p50 (ms)', 'seqP50Ms', '< 0.75', 'seqP50Ms'],
+    ['sequential p99 (ms)', 'seqP99Ms', '< 4.5', 'seqP99Ms'],
+    [`${CONCURRENCY} in flight (writes/s)`, 'concWritesPerSec', '>= 1.3x etcd', 'concWritesPerSec'],
+    ['sequential p50, fjord unary client (ms)', 'seqUnaryP50Ms', '', 'seqP50Ms'],
+    ['sequential p99, fjord unary client (ms)', 'seqUnaryP99Ms', '', 'seqP99Ms'],
+    [`${CONCURRENCY} in flight, fjord unary client (writes/s)`, 'concUnaryWritesPerSec', '', 'concWritesPerSec'],
+    ['failover, kill -9 (ms)', 'failoverKillMs', '< 500', 'failoverKillMs'],
+    ['failover, SIGSTOP (ms)', 'failoverStopMs', '< 1100', 'failoverStopMs'],
+    ['watch notify p50 (ms)', 'watchP50Ms', '< 0.7', 'watchP50Ms'],
+    ['watch notify p99 (ms)', 'watchP99Ms', '', 'watchP99Ms'],
   ];
-  for (const [label, key, target] of rows) {
-    const e = etcd[key];
-    out(`| ${label} | ${fjord[key]} | ${e ?? 'n/a'} | ${ratio(fjord[key], e)} | ${target} |`);
+  for (const [label, key, target, etcdKey] of rows) {
+    const e = etcd[etcdKey];
+    out(`| ${label} | ${fjord[key] ?? 'n/a'} | ${e ?? 'n/a'} | ${ratio(fjord[key], e)} | ${target} |`);
   }
   out(`(floor on this machine, same run: a bare grpc-js unary call p50 ${floor.grpcUnaryP50Ms} ms, a synced LevelDB batch p50 ${floor.levelSyncBatchP50Ms} ms)`);
   out(JSON.stringify({ fjord, etcd, floor }));
