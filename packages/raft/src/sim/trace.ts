@@ -38,7 +38,7 @@ export function formatMessage(m: RaftMessage): string {
       return `${head}${m.preVote ? ' pre' : ''} ${m.granted ? 'granted' : 'rejected'}`;
     case 'AppendEntries': {
       const ents = m.entries.map((e) => (e.type === 'Normal' ? `${e.term}/${e.index}` : `${e.term}/${e.index}:${e.change.type}(${e.change.nodeId})`));
-      return `${head} prev=${m.prevLogIndex}/${m.prevLogTerm} commit=${m.commit} entries=[${ents.join(' ')}]`;
+      return `${head} prev=${m.prevLogIndex}/${m.prevLogTerm} commit=${m.commit} entries=[${ents.join(' ')}]${m.commitOnly === true ? ' notice' : ''}`;
     }
     case 'AppendEntriesResponse':
       return m.reject ? `${head} reject index=${m.index} hint=${m.rejectHint}/${m.hintTerm}` : `${head} index=${m.index}`;
