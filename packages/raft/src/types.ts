@@ -238,8 +238,6 @@ export interface TestingBugs {
   readonly readIndexWithoutHeartbeat?: boolean;
   /** Accept AppendEntries whose prevLogTerm does not match (breaks the log matching property, thesis §3.5). */
   readonly skipPrevLogTermCheck?: boolean;
-  /** Never answer an accepted empty AppendEntries (probes included), not only commit notices: a leader then never learns where a probed follower matches. */
-  readonly skipEmptyAppendReplies?: boolean;
 }
 
 export interface RaftConfig {

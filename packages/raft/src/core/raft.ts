@@ -549,6 +549,9 @@ export class Raft {
     switch (r.kind) {
       case 'Appended':
         if (r.appendedFrom !== 0) this.onLogAppended(r.appendedFrom, m.entries);
+        // An accepted commit notice is not answered: the answer (index =
+        // prevLogIndex) is the match the leader already holds (see sendAppend).
+        if (m.commitOnly === true && m.entries.length === 0) return;
         reply(false, r.lastNewIndex);
         return;
       case 'ConflictBelowCommit':
@@ -673,7 +676,28 @@ export class Raft {
       return false;
     }
     if (ents.length === 0 && !sendIfEmpty) return false;
-    this.send({ type: 'AppendEntries', from: this.id, to, term: this.term, prevLogIndex, prevLogTerm, entries: ents, commit: this.log.committed });
+    // A commit notice (no answer wanted): an empty append to a follower in
+    // Replicate state that has acknowledged everything sent to it
+    // (match === next - 1, so prevLogIndex === match and the window is empty).
+    // Its answer, when accepted, would be `index = prevLogIndex`: the match we
+    // already hold. match never decreases within our term and answers from
+    // another term are dropped, so in handleAppendResponse that answer could
+    // only set recentActive (maybeUpdate is false and it returns before the
+    // window, the commit and the transfer check). Nothing waits for it:
+    // - recentActive (CheckQuorum) is also set by heartbeat responses, and a
+    //   heartbeat goes out every heartbeatTicks < electionTicks regardless;
+    // - Probe (probeSent) and Snapshot states never get a notice: their
+    //   appends are probes whose answers move the state machine;
+    // - the window holds nothing (next - 1 === match), so no slot waits to be freed;
+    // - a transfer's `pr.match === lastIndex` check runs on answers that move
+    //   match, which this one cannot; transferLeader checks match itself;
+    // - ReadIndex is confirmed by heartbeat responses, not append answers.
+    // The follower still answers a notice it rejects (a log that lost
+    // entries), one whose prevLogIndex is below its commit (a late or
+    // duplicated notice), and one from a stale term (figure 3.1).
+    const commitOnly = ents.length === 0 && pr.state === 'Replicate' && prevLogIndex === pr.match;
+    assert(!commitOnly || pr.inflights.count === 0, () => `raft: commit notice to ${to} with ${pr.inflights.count} appends in flight`);
+    this.send({ type: 'AppendEntries', from: this.id, to, term: this.term, prevLogIndex, prevLogTerm, entries: ents, commit: this.log.committed, commitOnly });
     if (ents.length > 0) {
       let bytes = 0;
       for (const e of ents) bytes += entryBytes(e);
