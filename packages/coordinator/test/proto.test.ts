@@ -35,7 +35,9 @@ describe('proto loading', () => {
     expect(coordinator['WatchMetadata']?.responseStream).toBe(true);
     expect(coordinator['BrokerSession']?.requestStream).toBe(true);
     expect(coordinator['BrokerSession']?.responseStream).toBe(true);
-    expect(Object.keys(coordinator).sort()).toEqual([...unary, 'WatchMetadata', 'BrokerSession'].sort());
+    expect(coordinator['Pipeline']?.requestStream).toBe(true);
+    expect(coordinator['Pipeline']?.responseStream).toBe(true);
+    expect(Object.keys(coordinator).sort()).toEqual([...unary, 'WatchMetadata', 'BrokerSession', 'Pipeline'].sort());
   });
 
   it('has the Raft transport streams', () => {
