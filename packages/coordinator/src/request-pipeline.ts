@@ -50,7 +50,7 @@ export interface PipelineServerOptions {
   readonly onFatal: (err: unknown) => void;
 }
 
-/** An open pipeline stream, as the service tracks it (to end it when the node stops or steps down). */
+/** An open pipeline stream, as the service tracks it (to end it when the node stops; a step-down needs nothing: requests are forwarded). */
 export interface PipelineStream {
   /** Ends the stream with a status (pending answers are dropped). */
   end(err: FjordError): void;
