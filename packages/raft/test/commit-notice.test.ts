@@ -161,6 +161,9 @@ describe('commit notices', () => {
     expect(leader.n.raft.progress.get(3)?.probeSent).toBe(true);
     const reply = answers(hand(hands, 3), probe[0] as RaftMessage);
     expect(reply).toEqual([expect.objectContaining({ type: 'AppendEntriesResponse', reject: false, index: 2 })]);
+    // An answer at the match the leader already holds still confirms the probe: back to Replicate at once.
+    for (const a of reply) leader.n.step(a);
+    expect(leader.n.raft.progress.get(3)).toMatchObject({ state: 'Replicate', match: 2, next: 3, probeSent: false });
   });
 
   it('a follower in Snapshot state gets no append at all, notices included, while commits go on', () => {

@@ -617,7 +617,11 @@ export class Raft {
       return;
     }
     const oldPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) return;
+    // A probe answered at the match we already hold still proves the logs agree
+    // up to it: back to Replicate now, not after the next heartbeat (etcd's
+    // `pr.Match == m.Index && pr.State == StateProbe`).
+    const probeConfirmed = pr.state === 'Probe' && pr.match === m.index;
+    if (!pr.maybeUpdate(m.index) && !probeConfirmed) return;
     switch (pr.state) {
       case 'Probe':
         pr.becomeReplicate();
