@@ -160,6 +160,8 @@ export class RaftNode {
   private loop: Promise<void> | null = null;
   private stopped = false;
   private readCounter = 0;
+  /** The term of the last applied entry (proposals of older terms beyond it are orphans). */
+  private appliedTerm = 0;
 
   constructor(private readonly options: RaftNodeOptions) {
     this.log = options.logger.child({ component: 'raft-node' });
@@ -395,6 +397,10 @@ export class RaftNode {
     const machine = this.options.machine;
     let outcome: EntryOutcome | null = null;
     if (e.index <= machine.appliedIndex) return; // covered by a restored snapshot
+    if (e.term > this.appliedTerm) {
+      this.appliedTerm = e.term;
+      this.dropOrphanedProposals(e);
+    }
     if (e.type === 'ConfChange') {
       machine.applyEntry(e.index, EMPTY);
       this.appliedConf = e.conf;
@@ -413,6 +419,24 @@ export class RaftNode {
       clearTimeout(waiter.timer);
       if (waiter.term === e.term) waiter.resolve(outcome);
       else waiter.reject(new FjordError('RAFT_PROPOSAL_DROPPED', `entry ${e.index} was overwritten by a newer leader`));
+    }
+  }
+
+  /**
+   * A committed entry of a newer term at `e.index` means no entry of an older
+   * term can commit after it (terms never decrease along a log), so proposals
+   * of older terms waiting at higher indexes are lost: fail them now
+   * (RAFT_PROPOSAL_DROPPED, retriable) instead of after requestTimeoutMs. This
+   * is a deposed leader's uncommitted tail, e.g. after a burst that starved
+   * its heartbeats. The entry at e.index itself is settled by the term check
+   * in applyEntry.
+   */
+  private dropOrphanedProposals(e: Entry): void {
+    for (const [index, waiter] of this.proposals) {
+      if (index <= e.index || waiter.term >= e.term) continue;
+      this.proposals.delete(index);
+      clearTimeout(waiter.timer);
+      waiter.reject(new FjordError('RAFT_PROPOSAL_DROPPED', `entry ${index} of term ${waiter.term} can no longer commit: entry ${e.index} committed in term ${e.term}`));
     }
   }
 
