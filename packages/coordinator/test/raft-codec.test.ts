@@ -27,6 +27,8 @@ const messages: RaftMessage[] = [
       { type: 'Normal', index: 7, term: 3, data: new Uint8Array(0) },
     ],
   },
+  // A commit notice (no entries, no answer wanted).
+  { type: 'AppendEntries', from: 1, to: 2, term: 3, prevLogIndex: 7, prevLogTerm: 3, commit: 7, entries: [], commitOnly: true },
   { type: 'AppendEntriesResponse', from: 1, to: 2, term: 3, reject: true, index: 9, rejectHint: 7, hintTerm: 2 },
   { type: 'Heartbeat', from: 1, to: 2, term: 3, commit: 8, readCtx: 'r-1' },
   { type: 'HeartbeatResponse', from: 1, to: 2, term: 3, readCtx: '' },
