@@ -648,7 +648,7 @@ const SKIPPED: Figures = { seqP50Ms: Number.NaN, seqP99Ms: Number.NaN, concWrite
 
 async function main(): Promise<void> {
   const floor = await measureFloor();
-  out(`floor: bare grpc-js unary round trip p50 ${floor.grpcUnaryP50Ms} ms, p99 ${floor.grpcUnaryP99Ms} ms; synced LevelDB batch p50 ${floor.levelSyncBatchP50Ms} ms, p99 ${floor.levelSyncBatchP99Ms} ms`);
+  out(`floor: bare grpc-js unary round trip p50 ${floor.grpcUnaryP50Ms} ms, p99 ${floor.grpcUnaryP99Ms} ms; one message each way on an open stream p50 ${floor.grpcStreamP50Ms} ms, p99 ${floor.grpcStreamP99Ms} ms; synced LevelDB batch p50 ${floor.levelSyncBatchP50Ms} ms, p99 ${floor.levelSyncBatchP99Ms} ms; with three processes syncing at once p50 ${floor.levelSyncBatch3ProcP50Ms} ms`);
   let fjord: Figures = SKIPPED;
   if (ONLY !== 'etcd') {
     const fjordSys = await FjordSystem.start();
@@ -692,7 +692,7 @@ async function main(): Promise<void> {
     const e = etcd[etcdKey];
     out(`| ${label} | ${fjord[key] ?? 'n/a'} | ${e ?? 'n/a'} | ${ratio(fjord[key], e)} | ${target} |`);
   }
-  out(`(floor on this machine, same run: a bare grpc-js unary call p50 ${floor.grpcUnaryP50Ms} ms, a synced LevelDB batch p50 ${floor.levelSyncBatchP50Ms} ms)`);
+  out(`(floor on this machine, same run: a bare grpc-js unary call p50 ${floor.grpcUnaryP50Ms} ms, a stream message round trip p50 ${floor.grpcStreamP50Ms} ms, a synced LevelDB batch p50 ${floor.levelSyncBatchP50Ms} ms, ${floor.levelSyncBatch3ProcP50Ms} ms with three processes syncing at once)`);
   out(JSON.stringify({ fjord, etcd, floor }));
 }
 
