@@ -100,6 +100,44 @@ function longestGap(times: readonly number[], fromMs: number, toMs: number): num
   return Math.max(gap, toMs - prev);
 }
 
+export interface CheckResult {
+  /** Acked records found nowhere. */
+  lost: number;
+  /** Record ids stored more than once (acked or not). */
+  duplicated: number;
+  /** Acked records present, but not at the offset their ack named. */
+  misplaced: number;
+  /** Stored records whose send never got an ack (allowed: the ack was lost, not the record). */
+  unackedPresent: number;
+}
+
+/** Every acknowledged (partition, offset, id) must be read back exactly there, exactly once. */
+export function checkAcked(
+  acks: readonly { partition: number; offset: number; id: string }[],
+  consumed: readonly { partition: number; offset: number; id: string }[],
+): CheckResult {
+  const at = new Map<string, string>(); // "partition/offset" -> id
+  const copies = new Map<string, number>(); // id -> copies stored
+  for (const c of consumed) {
+    at.set(`${c.partition}/${c.offset}`, c.id);
+    copies.set(c.id, (copies.get(c.id) ?? 0) + 1);
+  }
+  let lost = 0;
+  let misplaced = 0;
+  for (const a of acks) {
+    if (at.get(`${a.partition}/${a.offset}`) === a.id) continue;
+    if (copies.has(a.id)) misplaced++;
+    else lost++;
+  }
+  const ackedIds = new Set(acks.map((a) => a.id));
+  return {
+    lost,
+    misplaced,
+    duplicated: [...copies.values()].filter((n) => n > 1).length,
+    unackedPresent: [...copies.keys()].filter((id) => !ackedIds.has(id)).length,
+  };
+}
+
 /** Drives the producer: `rate` records per second, one send() per record (the SDK batches them), bounded in flight. */
 class Load {
   readonly acks: Ack[] = [];
@@ -322,22 +360,7 @@ export async function runDrill(state: ClusterState, opts: DrillOptions): Promise
       }
     }
 
-    const at = new Map<string, string>(); // "p/offset" -> id
-    const seen = new Map<string, number>(); // id -> copies
-    for (const c of consumed) {
-      at.set(`${c.partition}/${c.offset}`, c.id);
-      seen.set(c.id, (seen.get(c.id) ?? 0) + 1);
-    }
-    const ackedIds = new Set(running.acks.map((a) => a.id));
-    let lost = 0;
-    let misplaced = 0;
-    for (const a of running.acks) {
-      if (at.get(`${a.partition}/${a.offset}`) === a.id) continue;
-      if (seen.has(a.id)) misplaced++;
-      else lost++;
-    }
-    const duplicated = [...seen.values()].filter((n) => n > 1).length;
-    const unackedPresent = [...seen.keys()].filter((id) => !ackedIds.has(id)).length;
+    const { lost, duplicated, misplaced, unackedPresent } = checkAcked(running.acks, consumed);
     return { ...result(), ok: lost === 0 && duplicated === 0 && misplaced === 0 && faults.length === 3, consumed: consumed.length, lost, duplicated, misplaced, unackedPresent };
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
