@@ -7,55 +7,10 @@
 // not match still answers (a reject) and is repaired; CheckQuorum leaders stay
 // up on heartbeat answers alone. Each expectation fails if the rule is wrong in
 // either direction (a notice where an answer is needed, or an answer to a notice).
-import { Rng } from '@fjord/protocol';
 import { describe, expect, it } from 'vitest';
-import { MemoryLog, messageProblem, RawNode, type AppendEntriesMsg, type RaftMessage, type Ready } from '../src/index.js';
+import { messageProblem, type AppendEntriesMsg, type RaftMessage } from '../src/index.js';
 import { writeData } from '../src/sim/index.js';
-import { DEFAULT_RAFT, elect, newCluster, raw, ticks } from './helpers.js';
-
-type Hand = { n: RawNode; log: MemoryLog };
-
-/** Three RawNodes driven by hand: the test routes every message and persists every Ready. */
-function handCluster(): Map<number, Hand> {
-  const hands = new Map<number, Hand>();
-  for (const id of [1, 2, 3]) hands.set(id, fresh(id));
-  return hands;
-}
-
-function fresh(id: number): Hand {
-  const log = new MemoryLog({ conf: { voters: [1, 2, 3], learners: [] } });
-  return { n: new RawNode({ ...DEFAULT_RAFT, id, rng: new Rng(id), log }), log };
-}
-
-function persist(h: Hand, rd: Ready): void {
-  if (rd.entries.length > 0) h.log.append(rd.entries);
-  if (rd.hardState !== undefined) h.log.setHardState(rd.hardState);
-  h.n.advance(rd);
-}
-
-/** Every Ready persisted, every message delivered, until quiet; returns what was sent. */
-function settle(hands: Map<number, Hand>): RaftMessage[] {
-  const all: RaftMessage[] = [];
-  for (let round = 0; round < 100; round++) {
-    const out: RaftMessage[] = [];
-    for (const h of hands.values()) {
-      if (!h.n.hasReady()) continue;
-      const rd = h.n.ready();
-      persist(h, rd);
-      out.push(...rd.earlyMessages, ...rd.messages);
-    }
-    if (out.length === 0) return all;
-    all.push(...out);
-    for (const m of out) hands.get(m.to)?.n.step(m);
-  }
-  throw new Error('hand cluster did not settle');
-}
-
-function hand(hands: Map<number, Hand>, id: number): Hand {
-  const h = hands.get(id);
-  if (h === undefined) throw new Error(`no node ${id}`);
-  return h;
-}
+import { elect, freshHand as fresh, hand, handCluster, newCluster, persistHand as persist, raw, settleHands as settle, ticks, type Hand } from './helpers.js';
 
 /** A node takes one message and runs its Ready; returns everything it sends. */
 function answers(h: Hand, m: RaftMessage): RaftMessage[] {

@@ -2,7 +2,7 @@
 // simulator's network with zero delay and every safety checker on.
 import { Rng } from '@fjord/protocol';
 import { SafetyChecker, SimCluster, type NodeRaftOptions, type SimNode } from '../src/sim/index.js';
-import type { RawNode } from '../src/index.js';
+import { MemoryLog, RawNode, type RaftMessage, type Ready } from '../src/index.js';
 
 export const DEFAULT_RAFT: NodeRaftOptions = {
   electionTicks: 10,
@@ -38,4 +38,50 @@ export function elect(c: SimCluster, id: number): void {
 
 export function ticks(c: SimCluster, n: number): void {
   for (let i = 0; i < n; i++) c.tick();
+}
+
+/** A RawNode and the log the test persists its Readies into (tests that drive Raft by hand). */
+export type Hand = { n: RawNode; log: MemoryLog };
+
+/** A fresh voter `id` of the cluster {1, 2, 3}. */
+export function freshHand(id: number): Hand {
+  const log = new MemoryLog({ conf: { voters: [1, 2, 3], learners: [] } });
+  return { n: new RawNode({ ...DEFAULT_RAFT, id, rng: new Rng(id), log }), log };
+}
+
+/** Three RawNodes driven by hand: the test routes every message and persists every Ready. */
+export function handCluster(): Map<number, Hand> {
+  const hands = new Map<number, Hand>();
+  for (const id of [1, 2, 3]) hands.set(id, freshHand(id));
+  return hands;
+}
+
+export function persistHand(h: Hand, rd: Ready): void {
+  if (rd.entries.length > 0) h.log.append(rd.entries);
+  if (rd.hardState !== undefined) h.log.setHardState(rd.hardState);
+  h.n.advance(rd);
+}
+
+/** Every Ready persisted, every message delivered, until quiet; returns what was sent. */
+export function settleHands(hands: Map<number, Hand>): RaftMessage[] {
+  const all: RaftMessage[] = [];
+  for (let round = 0; round < 100; round++) {
+    const out: RaftMessage[] = [];
+    for (const h of hands.values()) {
+      if (!h.n.hasReady()) continue;
+      const rd = h.n.ready();
+      persistHand(h, rd);
+      out.push(...rd.earlyMessages, ...rd.messages);
+    }
+    if (out.length === 0) return all;
+    all.push(...out);
+    for (const m of out) hands.get(m.to)?.n.step(m);
+  }
+  throw new Error('hand cluster did not settle');
+}
+
+export function hand(hands: Map<number, Hand>, id: number): Hand {
+  const h = hands.get(id);
+  if (h === undefined) throw new Error(`no node ${id}`);
+  return h;
 }

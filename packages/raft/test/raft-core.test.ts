@@ -4,9 +4,9 @@
 // safety checker on. Each expectation is one that a broken core would fail.
 import { FjordError, isFjordError, Rng } from '@fjord/protocol';
 import { describe, expect, it } from 'vitest';
-import { MemoryLog, RawNode, type RaftMessage, type Ready } from '../src/index.js';
+import { MemoryLog, RawNode, type RaftMessage } from '../src/index.js';
 import { writeData } from '../src/sim/index.js';
-import { DEFAULT_RAFT, elect, newCluster, raw, ticks } from './helpers.js';
+import { DEFAULT_RAFT, elect, hand, handCluster, newCluster, persistHand as persist, raw, settleHands as settle, ticks, type Hand } from './helpers.js';
 
 describe('election', () => {
   it('elects exactly one leader by timeout and everyone follows it', () => {
@@ -368,46 +368,6 @@ describe('ReadIndex', () => {
 });
 
 describe('the leader writes its log in parallel with replicating it (thesis §10.2.1)', () => {
-  type Hand = { n: RawNode; log: MemoryLog };
-
-  /** Three RawNodes driven by hand: every message is routed by the test, every Ready persisted by it. */
-  function handCluster(): Map<number, Hand> {
-    const hands = new Map<number, Hand>();
-    for (const id of [1, 2, 3]) {
-      const log = new MemoryLog({ conf: { voters: [1, 2, 3], learners: [] } });
-      hands.set(id, { n: new RawNode({ ...DEFAULT_RAFT, id, rng: new Rng(id), log }), log });
-    }
-    return hands;
-  }
-
-  function persist(h: Hand, rd: Ready): void {
-    if (rd.entries.length > 0) h.log.append(rd.entries);
-    if (rd.hardState !== undefined) h.log.setHardState(rd.hardState);
-    h.n.advance(rd);
-  }
-
-  /** Runs every Ready (persist, then send everything) and delivers until quiet. */
-  function settle(hands: Map<number, Hand>): void {
-    for (let round = 0; round < 100; round++) {
-      const out: RaftMessage[] = [];
-      for (const h of hands.values()) {
-        if (!h.n.hasReady()) continue;
-        const rd = h.n.ready();
-        persist(h, rd);
-        out.push(...rd.earlyMessages, ...rd.messages);
-      }
-      if (out.length === 0) return;
-      for (const m of out) hands.get(m.to)?.n.step(m);
-    }
-    throw new Error('hand cluster did not settle');
-  }
-
-  function hand(hands: Map<number, Hand>, id: number): Hand {
-    const h = hands.get(id);
-    if (h === undefined) throw new Error(`no node ${id}`);
-    return h;
-  }
-
   /** A follower takes one message, persists, and returns its answers (which must all wait for its write). */
   function followerAnswers(h: Hand, m: RaftMessage): RaftMessage[] {
     h.n.step(m);
