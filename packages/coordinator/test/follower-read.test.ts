@@ -5,10 +5,9 @@
 // index and waited to apply it; a broken forward (or a follower serving its own
 // applied state) would miss writes the follower has not applied yet.
 import { afterEach, describe, expect, it } from 'vitest';
-import pino from 'pino';
-import { freePorts, makeTempDir, waitFor, type TempDir } from '@fjord/testkit';
-import { join } from 'node:path';
-import { CoordinatorNode, encodeCommand, loadConfig } from '../src/index.js';
+import { makeTempDir, waitFor, type TempDir } from '@fjord/testkit';
+import { encodeCommand, type CoordinatorNode } from '../src/index.js';
+import { startInProcessNodes } from './in-process-nodes.js';
 import { register } from './helpers.js';
 
 describe('follower ReadIndex', () => {
@@ -23,14 +22,7 @@ describe('follower ReadIndex', () => {
 
   it('a follower read reflects every write acknowledged before it', async () => {
     dir = makeTempDir('fjord-follower-read-');
-    const ports = await freePorts(3);
-    const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p}`).join(',');
-    for (let i = 0; i < 3; i++) {
-      const config = loadConfig({ env: {}, flags: { id: i + 1, peers, dataDir: join(dir.path, `n${i + 1}`) } });
-      const node = new CoordinatorNode({ config, logger: pino({ level: 'silent' }), onFatal: (err) => { throw err; } });
-      await node.start();
-      nodes.push(node);
-    }
+    nodes.push(...(await startInProcessNodes(dir.path, 3)));
     const leader = await waitFor(() => nodes.find((n) => n.raftNode.isLeader), { timeoutMs: 15_000, what: 'a leader' });
     const follower = nodes.find((n) => n !== leader) as CoordinatorNode;
     await waitFor(() => follower.raftNode.softState.leaderId === leader.raftNode.id, { timeoutMs: 15_000, what: 'the follower to know the leader' });

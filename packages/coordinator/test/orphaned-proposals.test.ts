@@ -8,11 +8,10 @@
 // the old tail. The request timeout is a minute, so a proposal that is only
 // failed by the timer cannot pass.
 import { afterEach, describe, expect, it } from 'vitest';
-import pino from 'pino';
-import { freePorts, makeTempDir, waitFor, type TempDir } from '@fjord/testkit';
-import { join } from 'node:path';
+import { makeTempDir, waitFor, type TempDir } from '@fjord/testkit';
 import { isFjordError } from '@fjord/protocol';
-import { CoordinatorNode, encodeCommand, loadConfig } from '../src/index.js';
+import { encodeCommand, type CoordinatorNode } from '../src/index.js';
+import { startInProcessNodes } from './in-process-nodes.js';
 import { register } from './helpers.js';
 
 describe('orphaned proposals on a deposed leader', () => {
@@ -27,14 +26,7 @@ describe('orphaned proposals on a deposed leader', () => {
 
   it('fail with RAFT_PROPOSAL_DROPPED once an entry of a newer term commits below them', async () => {
     dir = makeTempDir('fjord-orphans-');
-    const ports = await freePorts(3);
-    const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p}`).join(',');
-    for (let i = 0; i < 3; i++) {
-      const config = loadConfig({ env: {}, flags: { id: i + 1, peers, dataDir: join(dir.path, `n${i + 1}`), electionTicks: 10, requestTimeoutMs: 60_000 } });
-      const node = new CoordinatorNode({ config, logger: pino({ level: 'silent' }), onFatal: (err) => { throw err; } });
-      await node.start();
-      nodes.push(node);
-    }
+    nodes.push(...(await startInProcessNodes(dir.path, 3, { electionTicks: 10, requestTimeoutMs: 60_000 })));
     const leader = await waitFor(() => nodes.find((n) => n.raftNode.isLeader), { timeoutMs: 15_000, what: 'a leader' });
     for (let i = 1; i <= 3; i++) await leader.raftNode.propose(encodeCommand(register(i)));
     const term = leader.raftNode.status().term;
