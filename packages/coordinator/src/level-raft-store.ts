@@ -41,6 +41,18 @@ function runKey(firstIndex: number): string {
   return `r${firstIndex.toString(16).padStart(16, '0')}`;
 }
 
+/**
+ * How many of `runs[0..count)` start before `firstIndex` (they are sorted by
+ * first index, so only the tail is walked). Runs never overlap: a run's
+ * lastIndex is cut back when a later run starts inside it, so only the last
+ * run kept can reach `firstIndex`.
+ */
+function runsBefore(runs: readonly Run[], count: number, firstIndex: number): number {
+  let k = count;
+  while (k > 0 && (runs[k - 1] as Run).firstIndex >= firstIndex) k--;
+  return k;
+}
+
 /** A stored run's index range; `lastIndex` shrinks when a later Ready replaces its tail. */
 interface Run {
   readonly firstIndex: number;
@@ -163,25 +175,28 @@ export class LevelRaftStore {
     }
     const ops: BatchOp[] = [];
     let prevLast = log.lastIndex();
-    let runs = this.runs;
     let legacyLastIndex = this.legacyLastIndex;
     if (rd.snapshot !== undefined) {
       ops.push({ type: 'put', key: SNAP_META_KEY, value: encodeJsonValue(snapshotMetaToJson(rd.snapshot.meta)) });
       ops.push({ type: 'put', key: SNAP_DATA_KEY, value: rd.snapshot.data });
-      for (const run of runs) ops.push({ type: 'del', key: runKey(run.firstIndex) });
+      for (const run of this.runs) ops.push({ type: 'del', key: runKey(run.firstIndex) });
       for (let i = log.firstIndex(); i <= legacyLastIndex; i++) ops.push({ type: 'del', key: entryKey(i) });
-      runs = [];
       legacyLastIndex = 0;
       prevLast = rd.snapshot.meta.index;
     }
+    // Runs kept: all (none after a snapshot) but those a conflicting tail replaces.
+    let keptRuns = rd.snapshot !== undefined ? 0 : this.runs.length;
     if (rd.entries.length > 0) {
       const first = (rd.entries[0] as Entry).index;
-      // A conflicting tail (never committed) is replaced: runs that started in it go,
-      // a run that started before it keeps its head (load truncates it at `first`).
-      runs = runs.filter((run) => {
-        if (run.firstIndex > first) ops.push({ type: 'del', key: runKey(run.firstIndex) });
-        return run.firstIndex < first; // the run at `first` itself is overwritten below
-      });
+      // A conflicting tail (never committed) is replaced: runs that started in it go
+      // (the one at `first` itself is overwritten below), a run that started before
+      // it keeps its head (load truncates it at `first`). Only the tail is looked at:
+      // the usual append touches no run.
+      keptRuns = runsBefore(this.runs, keptRuns, first);
+      for (let k = keptRuns; k < this.runs.length && rd.snapshot === undefined; k++) {
+        const start = (this.runs[k] as Run).firstIndex;
+        if (start > first) ops.push({ type: 'del', key: runKey(start) });
+      }
       for (let i = first; i <= Math.min(prevLast, legacyLastIndex); i++) ops.push({ type: 'del', key: entryKey(i) });
       if (legacyLastIndex >= first) legacyLastIndex = first - 1;
       ops.push({ type: 'put', key: runKey(first), value: encodeEntryBlock(rd.entries) });
@@ -190,13 +205,13 @@ export class LevelRaftStore {
     if (hard !== null) ops.push({ type: 'put', key: HARD_KEY, value: encodeJsonValue({ ...hard }) });
     this.pendingHard = null;
     if (ops.length > 0) await this.write(ops, rd.mustSync);
+    this.runs.length = keptRuns;
     if (rd.entries.length > 0) {
       const first = (rd.entries[0] as Entry).index;
-      const last = first + rd.entries.length - 1;
-      for (const run of runs) run.lastIndex = Math.min(run.lastIndex, first - 1);
-      runs.push({ firstIndex: first, lastIndex: last });
+      const before = this.runs[this.runs.length - 1];
+      if (before !== undefined) before.lastIndex = Math.min(before.lastIndex, first - 1);
+      this.runs.push({ firstIndex: first, lastIndex: first + rd.entries.length - 1 });
     }
-    this.runs = runs;
     this.legacyLastIndex = legacyLastIndex;
     if (rd.snapshot !== undefined) log.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) log.append(rd.entries);
@@ -229,8 +244,9 @@ export class LevelRaftStore {
 
   /** Runs as loaded so far lose their tail from `firstIndex` (a later run replaced it). */
   private truncateRuns(firstIndex: number): void {
-    this.runs = this.runs.filter((run) => run.firstIndex < firstIndex);
-    for (const run of this.runs) run.lastIndex = Math.min(run.lastIndex, firstIndex - 1);
+    this.runs.length = runsBefore(this.runs, this.runs.length, firstIndex);
+    const before = this.runs[this.runs.length - 1];
+    if (before !== undefined) before.lastIndex = Math.min(before.lastIndex, firstIndex - 1);
   }
 
   private async write(ops: BatchOp[], sync: boolean): Promise<void> {
