@@ -267,10 +267,15 @@ export async function runDrill(state: ClusterState, opts: DrillOptions): Promise
       if (Date.now() < slotMs) await new Promise((r) => setTimeout(r, slotMs - Date.now()));
       const startMs = Date.now();
       log(`${new Date(startMs).toISOString()}  +${((startMs - running.startMs) / 1000).toFixed(1)} s  ${name}`);
+      const step = (what: string): void => log(`    ${what} (+${Date.now() - startMs} ms)`);
       await inject();
+      step('injected');
       await running.progressed(progress, `acks after: ${name}`);
+      step(`acks flowing (${running.acks.length} acked)`);
       await heal();
+      step('healed');
       await fullIsr(`full ISR after: ${name}`);
+      step('every partition has a full ISR');
       faults.push({
         name,
         at: new Date(startMs).toISOString(),
