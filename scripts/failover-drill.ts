@@ -6,7 +6,7 @@
  * every partition is read from the beginning and each acknowledged record must
  * be there exactly once, at the offset its ack named.
  *
- *   node --import tsx scripts/failover-drill.ts [--dir DIR | --self-contained] [--duration-s 30] [--rate 500] [--partitions 6]
+ *   node --import tsx scripts/failover-drill.ts [--dir DIR | --self-contained] [--duration-s 30] [--rate 500] [--partitions 6] [--step-timeout-s 60]
  *
  * Prints a human report and, as its last line, one JSON object. Exit 0 only
  * when lost == 0, duplicated == 0 and misplaced == 0 (and every fault ran).
@@ -79,7 +79,8 @@ export interface DrillResult {
   error: string | null;
 }
 
-const STEP_TIMEOUT_MS = 60_000;
+/** Bound on each wait of the drill (--step-timeout-s); past it the drill fails naming the step. */
+let STEP_TIMEOUT_MS = 60_000;
 /** Records in flight at most: a stalled partition must not grow the producer's buffer without bound. */
 const MAX_OUTSTANDING = 2_000;
 const RETRY = { maxRetries: 100_000, initialBackoffMs: 10, maxBackoffMs: 200, deadlineMs: 45_000 };
@@ -253,7 +254,7 @@ export async function runDrill(state: ClusterState, opts: DrillOptions): Promise
     );
     await fullIsr('every partition led with a full ISR');
 
-    const producer = client.producer({ lingerMs: 5, retry: RETRY });
+    const producer = client.producer({ lingerMs: 5, retry: { ...RETRY, deadlineMs: Math.min(RETRY.deadlineMs, STEP_TIMEOUT_MS) } });
     load = new Load(producer, opts.topic, opts.rate);
     const running = load;
     const durationMs = opts.durationS * 1000;
@@ -411,6 +412,7 @@ async function main(argv: readonly string[]): Promise<number> {
         rate: { type: 'string', default: '500' },
         partitions: { type: 'string', default: '6' },
         topic: { type: 'string' },
+        'step-timeout-s': { type: 'string', default: '60' },
       },
     }).values;
   } catch (e) {
@@ -430,6 +432,7 @@ async function main(argv: readonly string[]): Promise<number> {
       partitions: num('partitions', values.partitions, 2),
       topic: values.topic ?? `drill-${Date.now()}`,
     };
+    STEP_TIMEOUT_MS = num('step-timeout-s', values['step-timeout-s'], 1) * 1000;
   } catch (e) {
     process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;

@@ -74,7 +74,7 @@ describe('scripts/cluster.ts and scripts/failover-drill.ts', () => {
     expect(again.code).toBe(1);
     expect(again.output).toMatch(/a cluster is running in .*; stop it first/);
 
-    const drill = await run('failover drill', 'failover-drill.ts', ['--dir', path, '--duration-s', '6', '--rate', '200', '--partitions', '4'], 90_000);
+    const drill = await run('failover drill', 'failover-drill.ts', ['--dir', path, '--duration-s', '6', '--rate', '200', '--partitions', '4', '--step-timeout-s', '20'], 90_000);
     const report = JSON.parse(drill.output.trim().split('\n').pop() ?? '{}') as { ok: boolean; acked: number; lost: number; duplicated: number; misplaced: number; faults: unknown[]; error: string | null };
     process.stderr.write(`${drill.output.split('\n').slice(-12, -1).join('\n')}\n`);
     expect(report.error, drill.output).toBeNull();
