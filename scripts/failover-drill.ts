@@ -53,8 +53,8 @@ interface FaultReport {
   at: string;
   /** ms after the producer started. */
   startMs: number;
-  /** ms from injection until the cluster was whole again (node back, full ISR). */
-  healedAfterMs: number;
+  /** ms from injection until the cluster was whole again (node back, full ISR); null: it was not. */
+  healedAfterMs: number | null;
   /** Longest time without any ack, from injection to the next fault (or the end). */
   longestAckGapMs: number;
   /** The same, on the partition the fault hit (when it hit one). */
@@ -212,6 +212,16 @@ export async function runDrill(state: ClusterState, opts: DrillOptions): Promise
   let load: Load | null = null;
   let error: string | null = null;
   const t0 = Date.now();
+  /** Longest ack gaps per fault window (from its injection to the next fault, or `endMs`). */
+  const fillGaps = (running: Load, endMs: number): void => {
+    faults.forEach((f, i) => {
+      const from = running.startMs + f.startMs;
+      const next = faults[i + 1];
+      const to = next === undefined ? endMs : running.startMs + next.startMs;
+      f.longestAckGapMs = longestGap(running.ackTimes(), from, to);
+      f.longestAckGapOnPartitionMs = f.partition === null ? null : longestGap(running.ackTimes(f.partition), from, to);
+    });
+  };
   const result = (): DrillResult => ({
     ok: false,
     topic: opts.topic,
@@ -269,6 +279,17 @@ export async function runDrill(state: ClusterState, opts: DrillOptions): Promise
       const startMs = Date.now();
       log(`${new Date(startMs).toISOString()}  +${((startMs - running.startMs) / 1000).toFixed(1)} s  ${name}`);
       const step = (what: string): void => log(`    ${what} (+${Date.now() - startMs} ms)`);
+      // Recorded at injection, so a fault that never heals still shows in the report.
+      const report: FaultReport = {
+        name,
+        at: new Date(startMs).toISOString(),
+        startMs: startMs - running.startMs,
+        healedAfterMs: null,
+        longestAckGapMs: 0,
+        partition,
+        longestAckGapOnPartitionMs: null,
+      };
+      faults.push(report);
       await inject();
       step('injected');
       await running.progressed(progress, `acks after: ${name}`);
@@ -277,15 +298,7 @@ export async function runDrill(state: ClusterState, opts: DrillOptions): Promise
       step('healed');
       await fullIsr(`full ISR after: ${name}`);
       step('every partition has a full ISR');
-      faults.push({
-        name,
-        at: new Date(startMs).toISOString(),
-        startMs: startMs - running.startMs,
-        healedAfterMs: Date.now() - startMs,
-        longestAckGapMs: 0,
-        partition,
-        longestAckGapOnPartitionMs: null,
-      });
+      report.healedAfterMs = Date.now() - startMs;
     };
 
     const broker0 = await leaderOf(0);
@@ -343,14 +356,7 @@ export async function runDrill(state: ClusterState, opts: DrillOptions): Promise
     await running.progressed(progress, 'acks after the last fault');
     await running.stop();
     await producer.close();
-    const stopMs = Date.now();
-    faults.forEach((f, i) => {
-      const from = running.startMs + f.startMs;
-      const next = faults[i + 1];
-      const to = next === undefined ? stopMs : running.startMs + next.startMs;
-      f.longestAckGapMs = longestGap(running.ackTimes(), from, to);
-      f.longestAckGapOnPartitionMs = f.partition === null ? null : longestGap(running.ackTimes(f.partition), from, to);
-    });
+    fillGaps(running, Date.now());
 
     // Read back every partition up to its high watermark.
     const consumed: { partition: number; offset: number; id: string }[] = [];
@@ -367,9 +373,10 @@ export async function runDrill(state: ClusterState, opts: DrillOptions): Promise
     }
 
     const { lost, duplicated, misplaced, unackedPresent } = checkAcked(running.acks, consumed);
-    return { ...result(), ok: lost === 0 && duplicated === 0 && misplaced === 0 && faults.length === 3, consumed: consumed.length, lost, duplicated, misplaced, unackedPresent };
+    return { ...result(), ok: lost === 0 && duplicated === 0 && misplaced === 0 && faults.length === 3 && faults.every((f) => f.healedAfterMs !== null), consumed: consumed.length, lost, duplicated, misplaced, unackedPresent };
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
+    if (load !== null) fillGaps(load, Date.now());
     return result();
   } finally {
     // Leave the cluster whole even when the drill failed midway.
@@ -390,7 +397,7 @@ export function formatReport(r: DrillResult): string {
     'fault                                                                  at (UTC)                  healed after  longest ack gap (all / its partition)',
     ...r.faults.map(
       (f) =>
-        `${f.name.padEnd(70)} ${f.at}  ${`${f.healedAfterMs} ms`.padStart(12)}  ${f.longestAckGapMs} ms / ${f.longestAckGapOnPartitionMs === null ? '-' : `${f.longestAckGapOnPartitionMs} ms`}`,
+        `${f.name.padEnd(70)} ${f.at}  ${(f.healedAfterMs === null ? 'not healed' : `${f.healedAfterMs} ms`).padStart(12)}  ${f.longestAckGapMs} ms / ${f.longestAckGapOnPartitionMs === null ? '-' : `${f.longestAckGapOnPartitionMs} ms`}`,
     ),
     '',
     `sent ${r.sent}, acknowledged ${r.acked}, failed sends ${r.failedSends}, consumed ${r.consumed}`,
