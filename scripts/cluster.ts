@@ -509,6 +509,8 @@ function mustState(dir: string): ClusterState {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // A closed stdout (`| head`) must not crash the script midway (nodes started, state unsaved).
+  process.stdout.on('error', () => undefined);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   let parsed;
   try {

@@ -408,6 +408,8 @@ export function formatReport(r: DrillResult): string {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
+  // A closed stdout (`| head`) must not crash the script midway (nodes started, state unsaved).
+  process.stdout.on('error', () => undefined);
   let values;
   try {
     values = parseArgs({
