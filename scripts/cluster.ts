@@ -300,15 +300,16 @@ export interface CoordinatorStatus {
 }
 
 export interface ClusterMetadata {
+  metadataVersion: string;
   brokers: { brokerId: number; brokerEpoch: string; fenced: boolean }[];
 }
 
-/** One unary Coordinator RPC on a fresh channel (closed after): probes are rare, a pool is not worth it. */
-export async function coordinatorCall<T>(address: string, method: string, request: unknown, timeoutMs = 2_000): Promise<T> {
-  const client: Client = new (loadFjordGrpc().coordinator)(address, credentials.createInsecure(), grpcChannelOptions(16 * 1024 * 1024));
+/** One unary RPC on a fresh channel (closed after): probes are rare, a pool is not worth it. */
+async function unaryCall<T>(service: 'coordinator' | 'broker', address: string, method: string, request: unknown, timeoutMs: number): Promise<T> {
+  const client: Client = new (loadFjordGrpc()[service])(address, credentials.createInsecure(), grpcChannelOptions(16 * 1024 * 1024));
   try {
     const fn = (client as unknown as Record<string, Callable>)[method];
-    if (fn === undefined) throw new Error(`no Coordinator method ${method}`);
+    if (fn === undefined) throw new Error(`no ${service} method ${method}`);
     return await new Promise<T>((res, rej) => {
       fn.call(client, request, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, out) => {
         if (err !== null) rej(fromServiceError(err));
@@ -318,6 +319,31 @@ export async function coordinatorCall<T>(address: string, method: string, reques
   } finally {
     client.close();
   }
+}
+
+export function coordinatorCall<T>(address: string, method: string, request: unknown, timeoutMs = 2_000): Promise<T> {
+  return unaryCall<T>('coordinator', address, method, request, timeoutMs);
+}
+
+/** The coordinator metadata version a broker's own image reflects (its Metadata answer); null when it does not answer. */
+export async function brokerMetadataVersion(node: NodeState): Promise<number | null> {
+  if (!isRunning(node)) return null;
+  const res = await unaryCall<{ metadataVersion: string }>('broker', node.address, 'Metadata', { topics: [] }, 2_000).catch(() => null);
+  return res === null ? null : Number(res.metadataVersion);
+}
+
+/**
+ * Running brokers whose metadata image is behind the coordinators' committed
+ * version (read first, so a broker that keeps up passes): a broker that stops
+ * following the metadata serves stale leaders and epochs.
+ */
+export async function brokersBehind(state: ClusterState): Promise<{ name: string; version: number | null; coordinatorVersion: number }[] | null> {
+  const md = await clusterMetadata(state);
+  if (md === null) return null;
+  const coordinatorVersion = Number(md.metadataVersion);
+  const brokers = state.nodes.filter((n) => n.role === 'broker' && isRunning(n));
+  const versions = await Promise.all(brokers.map(async (b) => ({ name: b.name, version: await brokerMetadataVersion(b), coordinatorVersion })));
+  return versions.filter((v) => v.version === null || v.version < coordinatorVersion);
 }
 
 export async function coordinatorStatus(node: NodeState): Promise<CoordinatorStatus | null> {
@@ -468,13 +494,21 @@ export interface NodeReport {
 }
 
 export async function clusterStatus(state: ClusterState): Promise<NodeReport[]> {
-  const brokers = await brokerStates(state).catch(() => null);
+  const md = await clusterMetadata(state).catch(() => null);
+  const brokers = md === null ? null : new Map(md.brokers.map((b) => [b.brokerId, b.fenced ? 'fenced' : 'registered']));
   return Promise.all(
     state.nodes.map(async (n) => {
       const running = isRunning(n);
       let role = 'down';
-      if (running && n.role === 'coordinator') role = (await coordinatorStatus(n))?.role ?? 'not answering';
-      if (running && n.role === 'broker') role = brokers === null ? 'unknown (no coordinator leader)' : (brokers.get(n.id) ?? 'unregistered');
+      if (running && n.role === 'coordinator') {
+        const st = await coordinatorStatus(n);
+        role = st === null ? 'not answering' : `${st.role}${st.role === 'leader' && md !== null ? `, metadata v${md.metadataVersion}` : ''}`;
+      }
+      if (running && n.role === 'broker') {
+        role = brokers === null ? 'unknown (no coordinator leader)' : (brokers.get(n.id) ?? 'unregistered');
+        const version = await brokerMetadataVersion(n);
+        role += version === null ? ', not answering' : `, metadata v${version}`;
+      }
       return { name: n.name, pid: running ? n.pid : null, running, address: n.address, role };
     }),
   );

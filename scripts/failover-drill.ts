@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FjordClient, type Producer } from '@fjord/client';
 import {
+  brokersBehind,
   brokerStates,
   coordinatorLeader,
   isRunning,
@@ -298,6 +299,26 @@ export async function runDrill(state: ClusterState, opts: DrillOptions): Promise
       step('healed');
       await fullIsr(`full ISR after: ${name}`);
       step('every partition has a full ISR');
+      // A metadata change after every fault (a one-partition probe topic), so a broker that
+      // stopped following the coordinators shows as behind here, not only at a later fault.
+      await poll(
+        async () => {
+          const [r] = await admin.createTopics([{ name: `${opts.topic}-probe-${slot}`, numPartitions: 1, replicationFactor: 1 }]);
+          if (r?.error !== null && r?.error?.code !== 'TOPIC_ALREADY_EXISTS') throw r?.error ?? new Error('no answer');
+          return true;
+        },
+        { timeoutMs: STEP_TIMEOUT_MS, what: `probe topic after: ${name}` },
+      );
+      await poll(
+        async () => {
+          const behind = await brokersBehind(state);
+          if (behind === null) return false;
+          if (behind.length > 0) throw new Error(`behind the coordinators' metadata: ${behind.map((b) => `${b.name} at v${String(b.version)} < v${b.coordinatorVersion}`).join(', ')}`);
+          return true;
+        },
+        { timeoutMs: STEP_TIMEOUT_MS, intervalMs: 200, what: `every broker following the coordinators' metadata after: ${name}` },
+      );
+      step('every broker follows the metadata (probe topic created)');
       report.healedAfterMs = Date.now() - startMs;
     };
 
