@@ -6,7 +6,8 @@
  * changes after it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClientReadableStream } from '@grpc/grpc-js';
+import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { fromServiceError, type FjordError } from '@fjord/protocol';
 import { waitFor } from '@fjord/testkit';
 import { CoordinatorCluster, registration } from './coordinator-cluster.js';
 
@@ -76,5 +77,19 @@ describe('WatchMetadata on a follower', () => {
     expect(behind.deltas[0]?.version).toBe((behind.images[0] as number) + 1);
     expect(behind.deltas[0]?.brokerIds).toEqual([11]);
     expect(behind.errors).toEqual([]);
+  });
+
+  it('a refused watch ends with its error status (the client is never left on a silent stream)', async () => {
+    cluster = await CoordinatorCluster.create({ voters: 3 });
+    await cluster.startAll();
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.voterIds.find((id) => id !== leader) as number;
+    for (const id of [leader, follower]) {
+      const stream = cluster.client(id).watch({ fromVersion: -5 });
+      streams.push(stream);
+      const ended = new Promise<FjordError>((resolve) => stream.on('error', (err: ServiceError) => resolve(fromServiceError(err))));
+      const err = await Promise.race([ended, new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000))]);
+      expect(err?.code, `node ${id}`).toBe('INVALID_REQUEST');
+    }
   });
 });

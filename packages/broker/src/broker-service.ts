@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { FjordError, errorFields, isFjordError, toServiceError, wireToSafeInteger } from '@fjord/protocol';
+import { FjordError, errorFields, failServerStream, isFjordError, toServiceError, wireToSafeInteger } from '@fjord/protocol';
 import type { MetadataImage } from './metadata-image.js';
 import type { FetchPartitionInput, FetchPartitionOutput, ReplicaManager } from './replica-manager.js';
 
@@ -167,7 +167,7 @@ export function createBrokerService(options: BrokerServiceOptions): UntypedServi
         if (abort.signal.aborted) return;
         if (queued >= options.maxReplicaFetchInflight) {
           abort.abort();
-          call.destroy(toServiceError(new FjordError('INVALID_REQUEST', `more than ${options.maxReplicaFetchInflight} replica fetches in flight on one stream`)) as Error);
+          failServerStream(call, new FjordError('INVALID_REQUEST', `more than ${options.maxReplicaFetchInflight} replica fetches in flight on one stream`));
           return;
         }
         queued++;
@@ -205,7 +205,7 @@ export function createBrokerService(options: BrokerServiceOptions): UntypedServi
             } catch (e) {
               const err = fjordOrThrowLogged(e, 'ReplicaFetch');
               abort.abort();
-              call.destroy(toServiceError(err) as Error);
+              failServerStream(call, err);
               return;
             }
             if (abort.signal.aborted) return;

@@ -29,6 +29,7 @@ import {
   isFjordError,
   loadFjordGrpc,
   parseAddress,
+  failServerStream,
   toServiceError,
   type CoordinatorPipelineKind,
 } from '@fjord/protocol';
@@ -91,14 +92,8 @@ function fieldsOf(error: CommandError | null): { errorCode: string; errorMessage
   return error === null ? { errorCode: '', errorMessage: '' } : errorFields(toFjordError(error));
 }
 
-/**
- * Ends a server duplex stream with an error status. grpc-js's documented way
- * is emitting 'error' (its listener sets the status and ends the call);
- * destroy(err) on a duplex never sends the status, so the client would wait
- * on a stream that is neither open nor closed.
- */
 function endWithError(call: ServerDuplexStream<unknown, unknown>, err: FjordError): void {
-  call.emit('error', toServiceError(err) as ServiceError);
+  failServerStream(call, err);
 }
 
 function resultOf(outcome: EntryOutcome | null): ApplyResult {
@@ -153,7 +148,7 @@ export class CoordinatorService {
     this.stopped = true;
     if (this.controllerTimer !== null) clearInterval(this.controllerTimer);
     this.controllerTimer = null;
-    for (const w of this.watchers) w.destroy(toServiceError(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping')) as ServiceError);
+    for (const w of this.watchers) failServerStream(w, new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping'));
     this.watchers.clear();
     this.endSessionStreams(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping'));
     for (const p of [...this.pipelines]) p.end(new FjordError('COORDINATOR_NOT_AVAILABLE', 'the coordinator node is stopping'));
@@ -581,7 +576,7 @@ export class CoordinatorService {
   private watchMetadata(call: ServerWritableStream<unknown, unknown>): void {
     const fail = (err: unknown): void => {
       const fjord = isFjordError(err) ? err : new FjordError('UNKNOWN_SERVER_ERROR', err instanceof Error ? err.message : String(err));
-      call.destroy(toServiceError(fjord) as ServiceError);
+      failServerStream(call, fjord);
     };
     let parsed: { fromVersion: number; allowStale: boolean };
     try {

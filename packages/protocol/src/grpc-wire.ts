@@ -79,7 +79,20 @@ export function grpcStatusFor(code: ErrorCode): status {
 
 export type FjordServiceError = Partial<ServiceError> & { code: status; details: string; metadata: Metadata };
 
-/** A FjordError as a gRPC ServiceError (for a handler's callback or stream.destroy). */
+/**
+ * Ends a server-side stream (server-streaming or bidirectional) with the
+ * error's status. grpc-js's stream listens for 'error', records the status and
+ * ends the call, which sends it; `destroy(err)` instead tears the stream down
+ * without ever sending a status, so the client waits forever on a stream that
+ * is neither open nor closed (a broker's metadata watch went silent that way
+ * after a coordinator leader was killed).
+ */
+export function failServerStream(call: { emit(event: 'error', err: unknown): boolean; destroyed: boolean; writableEnded: boolean }, err: FjordError): void {
+  if (call.destroyed || call.writableEnded) return;
+  call.emit('error', toServiceError(err));
+}
+
+/** A FjordError as a gRPC ServiceError (for a handler's callback). */
 export function toServiceError(err: FjordError): FjordServiceError {
   const metadata = new Metadata();
   metadata.set(ERROR_CODE_METADATA_KEY, err.code);
