@@ -63,6 +63,14 @@ const SESSION_STREAM_RETRY_LEADER_MS = 50;
 const SESSION_STREAM_RETRY_MS = 200;
 /** How long a session stream we left may take to finish before we cut it. */
 const SESSION_STREAM_LEAVE_GRACE_MS = 200;
+/**
+ * Heartbeats carry the leader's metadata version. When it has been ahead of
+ * ours for this many heartbeat intervals (and at least WATCH_STALL_MIN_MS),
+ * the watch is re-opened on the next coordinator: a stream can go silent
+ * without ending (a frozen coordinator keeps its TCP connection open).
+ */
+const WATCH_STALL_HEARTBEATS = 4;
+const WATCH_STALL_MIN_MS = 1_000;
 
 /** How often controlled shutdown re-heartbeats and re-checks the metadata for leaderships left. */
 const CONTROLLED_SHUTDOWN_POLL_MS = 100;
@@ -139,6 +147,8 @@ export class CoordinatorSession implements IsrChannel, ControlPlane {
   private sessionTarget = 0;
   private closed = false;
   private heartbeatInFlight = false;
+  /** Since when the leader's metadata version (from heartbeats) has been ahead of ours; null when it is not. */
+  private behindSinceMs: number | null = null;
 
   constructor(private readonly options: CoordinatorSessionOptions) {
     if (options.coordinators.length === 0) throw new FjordError('INVALID_CONFIG', 'no coordinators to talk to', { key: 'coordinators' });
@@ -291,11 +301,12 @@ export class CoordinatorSession implements IsrChannel, ControlPlane {
     if (this.heartbeatInFlight) return false;
     this.heartbeatInFlight = true;
     try {
-      const res = await this.call<{ fenced: boolean }>(
+      const res = await this.call<{ fenced: boolean; metadataVersion?: unknown }>(
         'brokerHeartbeat',
         { brokerId: this.options.brokerId, brokerEpoch: this.epoch, wantFence: this.wantFence, metadataVersion: Math.max(0, this.image.version) },
         deadlineMs,
       );
+      this.checkWatchProgress(wireToSafeInteger(res.metadataVersion ?? 0, 'metadataVersion'), Date.now());
       return res.fenced;
     } catch (e) {
       if (!isFjordError(e)) throw e;
@@ -312,6 +323,19 @@ export class CoordinatorSession implements IsrChannel, ControlPlane {
     } finally {
       this.heartbeatInFlight = false;
     }
+  }
+
+  /** Re-opens a watch that stopped delivering while the leader's metadata moved on (see WATCH_STALL_HEARTBEATS). */
+  private checkWatchProgress(leaderVersion: number, nowMs: number): void {
+    if (leaderVersion <= this.image.version || this.watch === null) {
+      this.behindSinceMs = null;
+      return;
+    }
+    this.behindSinceMs ??= nowMs;
+    if (nowMs - this.behindSinceMs < Math.max(WATCH_STALL_MIN_MS, WATCH_STALL_HEARTBEATS * this.heartbeatIntervalMs)) return;
+    this.behindSinceMs = null;
+    this.logger.warn({ version: this.image.version, leaderVersion, coordinator: this.options.coordinators[this.next]?.id }, 'metadata watch stalled behind the leader; re-watching elsewhere');
+    this.watch.cancel(); // its 'error' (CANCELLED) moves to the next coordinator
   }
 
   private openWatch(): void {
