@@ -49,7 +49,8 @@ export interface SnapshotSendResult {
   readonly elapsedMs: number;
 }
 
-interface OutgoingChunk {
+/** One SnapshotChunk as proto-loader writes it (also what tests send raw). */
+export interface SnapshotChunkWire {
   clusterId: string;
   from: number;
   to: number;
@@ -65,12 +66,12 @@ interface WireSnapshotAck {
   errorMessage?: string;
 }
 
-type SendSnapshotCall = (md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, ack?: WireSnapshotAck) => void) => ClientWritableStream<OutgoingChunk>;
+type SendSnapshotCall = (md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, ack?: WireSnapshotAck) => void) => ClientWritableStream<SnapshotChunkWire>;
 
 const EMPTY = new Uint8Array(0);
 
 /** The chunks of one snapshot message, in order (a generator: only one chunk's view exists at a time). */
-export function* snapshotChunks(message: InstallSnapshotMsg, clusterId: string, chunkBytes: number): Generator<OutgoingChunk> {
+export function* snapshotChunks(message: InstallSnapshotMsg, clusterId: string, chunkBytes: number): Generator<SnapshotChunkWire> {
   assert(Number.isSafeInteger(chunkBytes) && chunkBytes > 0, 'snapshot chunkBytes');
   const data = message.snapshot.data;
   const totalBytes = data.byteLength;
@@ -85,7 +86,7 @@ export function* snapshotChunks(message: InstallSnapshotMsg, clusterId: string, 
 
 /** One transfer; `run` never rejects, `cancel` ends it early (the result is then not ok). */
 export class SnapshotSend {
-  private call: ClientWritableStream<OutgoingChunk> | null = null;
+  private call: ClientWritableStream<SnapshotChunkWire> | null = null;
   private finished = false;
   private cancelled = false;
   private readonly wakers = new Set<() => void>();
@@ -132,7 +133,7 @@ export class SnapshotSend {
           else resolve(result(true, '', ''));
         });
       });
-      const call = this.call as ClientWritableStream<OutgoingChunk> | null;
+      const call = this.call as ClientWritableStream<SnapshotChunkWire> | null;
       assert(call !== null, 'SendSnapshot call not created');
       // A cancel() between the call's creation and here: the call was not known to it yet.
       if (this.cancelled) call.cancel();
@@ -149,7 +150,7 @@ export class SnapshotSend {
   }
 
   /** Waits for the call's buffer to drain, or for the call to end (an early ack, the deadline, a cancel). */
-  private async drained(call: ClientWritableStream<OutgoingChunk>): Promise<void> {
+  private async drained(call: ClientWritableStream<SnapshotChunkWire>): Promise<void> {
     if (this.finished || this.cancelled) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {

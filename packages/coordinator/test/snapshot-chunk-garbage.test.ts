@@ -20,6 +20,7 @@ import { grpcChannelOptions, loadFjordGrpc } from '@fjord/protocol';
 import { freePorts, makeTempDir, waitFor, type TempDir } from '@fjord/testkit';
 import type { InstallSnapshotMsg } from '@fjord/raft';
 import { CoordinatorNode, MAX_INBOUND_SNAPSHOTS, encodeCommand, encodeRaftMessage, loadConfig } from '../src/index.js';
+import type { SnapshotChunkWire } from '../src/snapshot-sender.js';
 import { register } from './helpers.js';
 
 const CLUSTER = 'garbage-test';
@@ -32,16 +33,7 @@ interface Ack {
   receivedBytes: string;
 }
 
-interface Chunk {
-  clusterId: string;
-  from: number;
-  to: number;
-  message: Uint8Array;
-  offset: number;
-  totalBytes: number;
-  data: Uint8Array;
-  done: boolean;
-}
+type Chunk = SnapshotChunkWire;
 
 let dir: TempDir;
 let node: CoordinatorNode;
