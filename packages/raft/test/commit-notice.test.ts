@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { messageProblem, type AppendEntriesMsg, type RaftMessage } from '../src/index.js';
 import { writeData } from '../src/sim/index.js';
-import { elect, freshHand as fresh, hand, handCluster, newCluster, persistHand as persist, raw, settleHands as settle, ticks, type Hand } from './helpers.js';
+import { elect, electedHands, freshHand as fresh, hand, newCluster, persistHand as persist, raw, settleHands as settle, ticks, type Hand } from './helpers.js';
 
 /** A node takes one message and runs its Ready; returns everything it sends. */
 function answers(h: Hand, m: RaftMessage): RaftMessage[] {
@@ -25,20 +25,9 @@ function appendsTo(msgs: readonly RaftMessage[], to: number): AppendEntriesMsg[]
   return msgs.filter((m): m is AppendEntriesMsg => m.type === 'AppendEntries' && m.to === to);
 }
 
-function elected(): Map<number, Hand> {
-  const hands = handCluster();
-  hand(hands, 1).n.campaign();
-  settle(hands);
-  const l = hand(hands, 1).n;
-  expect(l.raft.role).toBe('Leader');
-  expect(l.raft.log.committed).toBe(1);
-  for (const id of [2, 3]) expect(l.raft.progress.get(id)).toMatchObject({ state: 'Replicate', match: 1, next: 2 });
-  return hands;
-}
-
 describe('commit notices', () => {
   it('a notice advances the follower commit (it applies) and draws no answer; a plain empty append is answered', () => {
-    const hands = elected();
+    const hands = electedHands();
     const leader = hand(hands, 1);
     leader.n.propose(writeData(1, 0));
     const rd = leader.n.ready();
@@ -77,7 +66,7 @@ describe('commit notices', () => {
   });
 
   it('is not used while entries are in flight to the follower', () => {
-    const hands = elected();
+    const hands = electedHands();
     const leader = hand(hands, 1);
     leader.n.propose(writeData(1, 0));
     const rd = leader.n.ready();
@@ -94,7 +83,7 @@ describe('commit notices', () => {
   });
 
   it('is not used in Probe state (the empty append is a probe, and it is answered)', () => {
-    const hands = elected();
+    const hands = electedHands();
     const leader = hand(hands, 1);
     leader.n.propose(writeData(1, 0));
     const rd = leader.n.ready();
@@ -152,7 +141,7 @@ describe('commit notices', () => {
   });
 
   it('a follower whose log does not match a notice answers with a reject, and is repaired', () => {
-    const hands = elected();
+    const hands = electedHands();
     const leader = hand(hands, 1);
     leader.n.propose(writeData(1, 0));
     const rd = leader.n.ready();

@@ -85,3 +85,17 @@ export function hand(hands: Map<number, Hand>, id: number): Hand {
   if (h === undefined) throw new Error(`no node ${id}`);
   return h;
 }
+
+/** A hand cluster where node 1 leads, its first entry is committed, and both followers replicate (match 1). */
+export function electedHands(): Map<number, Hand> {
+  const hands = handCluster();
+  hand(hands, 1).n.campaign();
+  settleHands(hands);
+  const r = hand(hands, 1).n.raft;
+  if (r.role !== 'Leader' || r.log.committed !== 1) throw new Error(`node 1 did not become a leader with entry 1 committed (${r.role}, commit ${r.log.committed})`);
+  for (const id of [2, 3]) {
+    const pr = r.progress.get(id);
+    if (pr?.state !== 'Replicate' || pr.match !== 1 || pr.next !== 2) throw new Error(`follower ${id} is not replicating from index 2`);
+  }
+  return hands;
+}

@@ -6,7 +6,7 @@ import { FjordError, isFjordError, Rng } from '@fjord/protocol';
 import { describe, expect, it } from 'vitest';
 import { MemoryLog, RawNode, type RaftMessage } from '../src/index.js';
 import { writeData } from '../src/sim/index.js';
-import { DEFAULT_RAFT, elect, hand, handCluster, newCluster, persistHand as persist, raw, settleHands as settle, ticks, type Hand } from './helpers.js';
+import { DEFAULT_RAFT, elect, electedHands, hand, handCluster, newCluster, persistHand as persist, raw, ticks, type Hand } from './helpers.js';
 
 describe('election', () => {
   it('elects exactly one leader by timeout and everyone follows it', () => {
@@ -377,17 +377,8 @@ describe('the leader writes its log in parallel with replicating it (thesis §10
     return [...rd.messages];
   }
 
-  function elected(): Map<number, Hand> {
-    const hands = handCluster();
-    hand(hands, 1).n.campaign();
-    settle(hands);
-    expect(hand(hands, 1).n.raft.role).toBe('Leader');
-    expect(hand(hands, 1).n.raft.log.committed).toBe(1);
-    return hands;
-  }
-
   it('appends leave before the leader persists, and the leader counts itself only once durable', () => {
-    const hands = elected();
+    const hands = electedHands();
     const leader = hand(hands, 1);
     leader.n.propose(writeData(1, 0));
     leader.n.propose(writeData(2, 0));
@@ -418,7 +409,7 @@ describe('the leader writes its log in parallel with replicating it (thesis §10
   });
 
   it('two followers durable commit without the leader, but nothing applies before the leader persists', () => {
-    const hands = elected();
+    const hands = electedHands();
     const leader = hand(hands, 1);
     leader.n.propose(writeData(1, 0));
     const rd = leader.n.ready();
